@@ -1,0 +1,265 @@
+//! The back half of a backup: seal (compress + encrypt) on worker threads, pack on one thread,
+//! upload concurrently on the async runtime, write index files as packs land.
+//!
+//! ```text
+//! walker ──SealJob──▶ sealers ×N ──Sealed──▶ packer ──FinishedPack──▶ uploader ──▶ Vault
+//!   (bounded channels everywhere: a slow vault slows the walker, memory stays flat)
+//! ```
+//! Write order: a pack is recorded for an index file only once its put returned `Ok`, and the
+//! index file is written after the packs it lists; the snapshot comes after the last index.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use comet_storage::{ObjectKey, ObjectKind, Vault};
+use crossbeam_channel::{Receiver, Sender};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::sync::mpsc;
+
+use crate::blob::BlobSealer;
+use crate::crypto::{Cipher, MasterKey};
+use crate::error::{Error, Result};
+use crate::id::{BlobId, BlobKind, PackId};
+use crate::index::{INDEX_VERSION, IndexFile, IndexPack};
+use crate::pack::{FinishedPack, PackBlob, PackWriter};
+use crate::repo::put_object;
+
+/// A blob for the sealers.
+pub(crate) struct SealJob {
+    pub(crate) kind: BlobKind,
+    pub(crate) id: BlobId,
+    pub(crate) plaintext: Vec<u8>,
+}
+
+struct Sealed {
+    kind: BlobKind,
+    id: BlobId,
+    stored: Vec<u8>,
+    raw_length: u32,
+}
+
+/// Packs uploaded concurrently.
+const UPLOADS_IN_FLIGHT: usize = 3;
+/// Tries of a put that fails with a transient error.
+const PUT_ATTEMPTS: u32 = 4;
+
+/// Settings of the pipeline.
+#[derive(Clone, Debug)]
+pub(crate) struct PipelineConfig {
+    pub(crate) sealers: usize,
+    pub(crate) compression_level: i32,
+    pub(crate) pack_size: usize,
+    /// Write an index file after this many packs...
+    pub(crate) flush_packs: usize,
+    /// ...or when the oldest unindexed pack is this old.
+    pub(crate) flush_interval: Duration,
+}
+
+/// Counters shared with the caller's progress display.
+#[derive(Debug, Default)]
+pub(crate) struct UploadCounters {
+    pub(crate) packs: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+}
+
+/// What the uploads did.
+#[derive(Debug, Default)]
+pub(crate) struct UploadOutcome {
+    pub(crate) packs: Vec<IndexPack>,
+    pub(crate) bytes_stored: u64,
+}
+
+/// The running back half. Feed it with [`Pipeline::sender`], then [`Pipeline::finish`].
+pub(crate) struct Pipeline {
+    sender: Option<Sender<SealJob>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    uploader: tokio::task::JoinHandle<Result<UploadOutcome>>,
+}
+
+impl Pipeline {
+    /// Starts the sealer and packer threads and the upload task on `runtime`.
+    pub(crate) fn start(
+        runtime: &tokio::runtime::Handle,
+        vault: Arc<dyn Vault>,
+        key: &MasterKey,
+        config: &PipelineConfig,
+        counters: Arc<UploadCounters>,
+    ) -> Self {
+        let (seal_tx, seal_rx) = crossbeam_channel::bounded::<SealJob>(config.sealers * 4);
+        let (pack_tx, pack_rx) = crossbeam_channel::bounded::<Sealed>(config.sealers * 4);
+        let (upload_tx, upload_rx) = mpsc::channel::<FinishedPack>(2);
+        let mut threads = Vec::new();
+        for n in 0..config.sealers {
+            let rx = seal_rx.clone();
+            let tx = pack_tx.clone();
+            let sealer = BlobSealer::new(key.cipher(), config.compression_level);
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("comet-seal-{n}"))
+                    .spawn(move || seal_loop(sealer, &rx, &tx))
+                    .expect("spawning a thread"),
+            );
+        }
+        drop(pack_tx);
+        let cipher = key.cipher();
+        let pack_size = config.pack_size;
+        threads.push(
+            std::thread::Builder::new()
+                .name("comet-pack".into())
+                .spawn(move || pack_loop(&pack_rx, &upload_tx, &cipher, pack_size))
+                .expect("spawning a thread"),
+        );
+        let uploader = runtime.spawn(upload_loop(vault, key.cipher(), upload_rx, config.clone(), counters));
+        Self { sender: Some(seal_tx), threads, uploader }
+    }
+
+    /// Where the walker sends new blobs.
+    pub(crate) fn sender(&self) -> Sender<SealJob> {
+        self.sender.clone().expect("pipeline not finished")
+    }
+
+    /// Closes the input, waits for every pack and index file to be stored.
+    pub(crate) async fn finish(mut self) -> Result<UploadOutcome> {
+        drop(self.sender.take());
+        let threads = std::mem::take(&mut self.threads);
+        let joined = tokio::task::spawn_blocking(move || threads.into_iter().all(|t| t.join().is_ok()))
+            .await
+            .unwrap_or(false);
+        let outcome = (&mut self.uploader).await.map_err(|e| Error::InvalidOption(format!("upload task failed: {e}")))?;
+        assert!(joined, "a sealer or packer thread panicked");
+        outcome
+    }
+
+    /// Stops after an error elsewhere: closes the input and waits; returns the uploader's own
+    /// error if it had one (it is usually the cause).
+    pub(crate) async fn abort(self) -> Option<Error> {
+        self.finish().await.err()
+    }
+}
+
+fn seal_loop(mut sealer: BlobSealer, rx: &Receiver<SealJob>, tx: &Sender<Sealed>) {
+    for job in rx {
+        let stored = sealer.seal(job.kind, &job.id, &job.plaintext);
+        let sealed = Sealed { kind: job.kind, id: job.id, stored, raw_length: job.plaintext.len() as u32 };
+        if tx.send(sealed).is_err() {
+            return;
+        }
+    }
+}
+
+fn pack_loop(rx: &Receiver<Sealed>, tx: &mpsc::Sender<FinishedPack>, cipher: &Cipher, pack_size: usize) {
+    let mut data = PackWriter::new(BlobKind::Data, pack_size + (1 << 20));
+    let mut tree = PackWriter::new(BlobKind::Tree, 1 << 20);
+    for blob in rx {
+        let writer = match blob.kind {
+            BlobKind::Data => &mut data,
+            BlobKind::Tree => &mut tree,
+        };
+        writer.add(blob.id, &blob.stored, blob.raw_length);
+        if writer.len() >= pack_size {
+            let capacity = if blob.kind == BlobKind::Data { pack_size + (1 << 20) } else { 1 << 20 };
+            let full = std::mem::replace(writer, PackWriter::new(blob.kind, capacity));
+            if tx.blocking_send(full.finish(cipher)).is_err() {
+                return;
+            }
+        }
+    }
+    for writer in [data, tree] {
+        if !writer.is_empty() && tx.blocking_send(writer.finish(cipher)).is_err() {
+            return;
+        }
+    }
+}
+
+async fn put_with_retry(vault: &Arc<dyn Vault>, kind: ObjectKind, bytes: Bytes) -> Result<PackId> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match put_object(vault, kind, bytes.clone()).await {
+            Err(e) if e.is_retryable() && attempt < PUT_ATTEMPTS => {
+                tracing::warn!("retrying {kind} upload after: {e}");
+                tokio::time::sleep(Duration::from_millis(100 << (2 * attempt))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn upload_loop(
+    vault: Arc<dyn Vault>,
+    cipher: Cipher,
+    mut rx: mpsc::Receiver<FinishedPack>,
+    config: PipelineConfig,
+    counters: Arc<UploadCounters>,
+) -> Result<UploadOutcome> {
+    let mut outcome = UploadOutcome::default();
+    let mut unindexed: Vec<IndexPack> = Vec::new();
+    let mut oldest_unindexed: Option<Instant> = None;
+    let mut in_flight = FuturesUnordered::new();
+    let mut input_open = true;
+    loop {
+        tokio::select! {
+            biased;
+            done = in_flight.next(), if !in_flight.is_empty() => {
+                let (id, blobs, len): (PackId, Vec<PackBlob>, u64) = done.expect("non-empty")?;
+                counters.packs.fetch_add(1, Ordering::Relaxed);
+                counters.bytes.fetch_add(len, Ordering::Relaxed);
+                outcome.bytes_stored += len;
+                unindexed.push(IndexPack { id, blobs });
+                oldest_unindexed.get_or_insert_with(Instant::now);
+                let due = oldest_unindexed.is_some_and(|t| t.elapsed() >= config.flush_interval);
+                if unindexed.len() >= config.flush_packs || due {
+                    write_index(&vault, &cipher, &mut unindexed, &mut outcome).await?;
+                    oldest_unindexed = None;
+                }
+            }
+            pack = rx.recv(), if input_open && in_flight.len() < UPLOADS_IN_FLIGHT => {
+                match pack {
+                    Some(pack) => {
+                        let vault = vault.clone();
+                        in_flight.push(async move {
+                            let len = pack.bytes.len() as u64;
+                            let id = put_with_retry(&vault, ObjectKind::Pack, Bytes::from(pack.bytes)).await?;
+                            debug_assert_eq!(id, pack.id);
+                            Ok::<_, Error>((id, pack.blobs, len))
+                        });
+                    }
+                    None => input_open = false,
+                }
+            }
+            else => break,
+        }
+    }
+    write_index(&vault, &cipher, &mut unindexed, &mut outcome).await?;
+    Ok(outcome)
+}
+
+async fn write_index(
+    vault: &Arc<dyn Vault>,
+    cipher: &Cipher,
+    unindexed: &mut Vec<IndexPack>,
+    outcome: &mut UploadOutcome,
+) -> Result<()> {
+    if unindexed.is_empty() {
+        return Ok(());
+    }
+    let file = IndexFile { version: INDEX_VERSION, packs: std::mem::take(unindexed) };
+    put_with_retry(vault, ObjectKind::Index, Bytes::from(file.seal(cipher))).await?;
+    outcome.packs.extend(file.packs);
+    Ok(())
+}
+
+/// An index file listing `packs`, written now (used to re-index packs found unindexed).
+pub(crate) async fn write_index_now(vault: &Arc<dyn Vault>, cipher: &Cipher, packs: Vec<IndexPack>) -> Result<()> {
+    let mut outcome = UploadOutcome::default();
+    let mut packs = packs;
+    write_index(vault, cipher, &mut packs, &mut outcome).await
+}
+
+/// The key of a pack, for messages.
+pub(crate) fn pack_key(id: PackId) -> ObjectKey {
+    ObjectKey::pack(id)
+}
