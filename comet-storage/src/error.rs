@@ -46,6 +46,45 @@ impl ErrorKind {
             Self::Invalid => "invalid",
         }
     }
+
+    /// The class of an operating-system I/O failure.
+    ///
+    /// Disk full and quota exceeded (`ENOSPC`, `EDQUOT`) are [`NoSpace`](Self::NoSpace), so a
+    /// full local disk is reported like a full bucket; permission and read-only file-system
+    /// errors are [`Forbidden`](Self::Forbidden); interrupted or reset connections and timeouts
+    /// are [`Transient`](Self::Transient). Everything else is [`Permanent`](Self::Permanent).
+    pub fn from_io(error: &std::io::Error) -> Self {
+        use std::io::ErrorKind as Io;
+
+        /// `ENOSPC` on Linux, the BSDs and macOS, checked by number too because some wrappers
+        /// (FUSE, network file systems) hand it over without the `StorageFull` kind.
+        const ENOSPC: i32 = 28;
+        if error.raw_os_error() == Some(ENOSPC) {
+            return Self::NoSpace;
+        }
+        match error.kind() {
+            Io::StorageFull | Io::QuotaExceeded => Self::NoSpace,
+            Io::NotFound => Self::NotFound,
+            Io::AlreadyExists => Self::AlreadyExists,
+            Io::PermissionDenied | Io::ReadOnlyFilesystem => Self::Forbidden,
+            Io::InvalidInput => Self::Invalid,
+            Io::Interrupted
+            | Io::WouldBlock
+            | Io::TimedOut
+            | Io::ConnectionRefused
+            | Io::ConnectionReset
+            | Io::ConnectionAborted
+            | Io::NotConnected
+            | Io::BrokenPipe
+            | Io::UnexpectedEof
+            | Io::ResourceBusy
+            | Io::StaleNetworkFileHandle
+            | Io::NetworkDown
+            | Io::NetworkUnreachable
+            | Io::HostUnreachable => Self::Transient,
+            _ => Self::Permanent,
+        }
+    }
 }
 
 impl fmt::Display for ErrorKind {
@@ -94,6 +133,11 @@ impl Error {
         self.kind
     }
 
+    /// The human-readable explanation, if any (the cause's message when none was given).
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
     /// The object key, path or URL the failure concerns.
     pub fn target(&self) -> &str {
         &self.target
@@ -112,5 +156,10 @@ impl Error {
     /// Whether a create-only put found an existing object.
     pub fn is_already_exists(&self) -> bool {
         self.kind == ErrorKind::AlreadyExists
+    }
+
+    /// Whether the backend is out of space or quota.
+    pub fn is_no_space(&self) -> bool {
+        self.kind == ErrorKind::NoSpace
     }
 }

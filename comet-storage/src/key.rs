@@ -243,7 +243,7 @@ mod tests {
     fn hostile_paths_are_rejected() {
         let hex = ObjectId::of(b"x").to_hex();
         for bad in [
-            "".to_owned(),
+            String::new(),
             "config/".to_owned(),
             format!("keys/../{hex}"),
             format!("keys/{}", hex.to_uppercase()),
