@@ -45,6 +45,9 @@ pub struct FilterOptions {
 pub struct Filter {
     names: GlobSet,
     paths: GlobSet,
+    /// Case-insensitive rules, matched against lower-cased names (globset folds ASCII only).
+    inames: GlobSet,
+    ipaths: GlobSet,
     regexes: Option<RegexSet>,
     larger_than: Option<u64>,
     if_present: Vec<Vec<u8>>,
@@ -66,21 +69,25 @@ fn nfc_bytes(b: &[u8]) -> Cow<'_, str> {
 impl Filter {
     /// Compiles `options`; a bad pattern is an [`Error::InvalidOption`] naming it.
     pub fn new(options: &FilterOptions) -> Result<Self> {
-        let mut names = GlobSetBuilder::new();
-        let mut paths = GlobSetBuilder::new();
+        let (mut names, mut paths) = (GlobSetBuilder::new(), GlobSetBuilder::new());
+        let (mut inames, mut ipaths) = (GlobSetBuilder::new(), GlobSetBuilder::new());
         let patterns =
             options.exclude.iter().map(|p| (p, false)).chain(options.iexclude.iter().map(|p| (p, true)));
         for (pattern, case_insensitive) in patterns {
-            let pattern = nfc(pattern.trim_end_matches('/'));
+            let mut pattern = nfc(pattern.trim_end_matches('/'));
+            if case_insensitive {
+                pattern = pattern.to_lowercase();
+            }
             if pattern.is_empty() {
                 return Err(Error::InvalidOption("empty exclude pattern".into()));
             }
-            let (target, glob_text) = if !pattern.contains('/') {
-                (&mut names, pattern.clone())
-            } else if pattern.starts_with('/') {
-                (&mut paths, pattern.clone())
-            } else {
-                (&mut paths, format!("**/{pattern}"))
+            let (target, glob_text) = match (pattern.contains('/'), case_insensitive) {
+                (false, false) => (&mut names, pattern.clone()),
+                (false, true) => (&mut inames, pattern.clone()),
+                (true, ci) => {
+                    let glob = if pattern.starts_with('/') { pattern.clone() } else { format!("**/{pattern}") };
+                    (if ci { &mut ipaths } else { &mut paths }, glob)
+                }
             };
             let glob = GlobBuilder::new(&glob_text)
                 .literal_separator(true)
@@ -100,6 +107,8 @@ impl Filter {
         Ok(Self {
             names: build(names)?,
             paths: build(paths)?,
+            inames: build(inames)?,
+            ipaths: build(ipaths)?,
             regexes,
             larger_than: options.exclude_larger_than,
             if_present: options.exclude_if_present.iter().map(|n| n.as_bytes().to_vec()).collect(),
@@ -114,15 +123,20 @@ impl Filter {
         {
             return true;
         }
-        if !self.names.is_empty() && self.names.is_match(nfc_bytes(name).as_ref()) {
-            return true;
+        if !self.names.is_empty() || !self.inames.is_empty() {
+            let name = nfc_bytes(name);
+            if self.names.is_match(name.as_ref()) || (!self.inames.is_empty() && self.inames.is_match(name.to_lowercase())) {
+                return true;
+            }
         }
-        if self.paths.is_empty() && self.regexes.is_none() {
+        if self.paths.is_empty() && self.ipaths.is_empty() && self.regexes.is_none() {
             return false;
         }
         use std::os::unix::ffi::OsStrExt;
         let path = nfc_bytes(path.as_os_str().as_bytes());
-        self.paths.is_match(path.as_ref()) || self.regexes.as_ref().is_some_and(|r| r.is_match(&path))
+        self.paths.is_match(path.as_ref())
+            || (!self.ipaths.is_empty() && self.ipaths.is_match(path.to_lowercase()))
+            || self.regexes.as_ref().is_some_and(|r| r.is_match(&path))
     }
 
     /// Whether a directory with these entry names is to be skipped.

@@ -6,6 +6,7 @@
 //! `ls` and `diff` exist.
 
 mod backup;
+mod check;
 mod diff;
 mod ls;
 mod restore;
@@ -142,6 +143,7 @@ impl Repository {
         };
         let slots = read_slots(&vault).await?;
         let mut last_error = None;
+        let mut unlocked_any = false;
         for (id, slot) in slots {
             let unwrapped = {
                 let password = password.to_vec();
@@ -149,6 +151,7 @@ impl Repository {
             };
             match unwrapped {
                 Ok(Some(key)) => {
+                    unlocked_any = true;
                     let cipher = key.cipher();
                     match crate::config::VaultConfig::open(&cipher, &config_bytes) {
                         Some(Ok(config)) => return Ok(Self { vault, key, cipher, config, cache: None }),
@@ -160,6 +163,10 @@ impl Repository {
                 Ok(None) => {}
                 Err(reason) => last_error = Some(Error::KdfParams { slot: id.short(), reason }),
             }
+        }
+        if unlocked_any {
+            // The password is right for some slot, yet no slot's key authenticates the config.
+            return Err(Error::corrupted("config", "authentication failed with every key this password opens"));
         }
         Err(last_error.unwrap_or(Error::WrongPassword))
     }

@@ -227,10 +227,13 @@ impl IndexedRepository {
             .map_err(|e| Error::io("<thread>", e))?;
         let (root, walker) = rx.await.expect("walker thread does not panic");
         let Walker { store, mut summary, warnings, .. } = walker;
-        self.index = store.index;
-        summary.data_blobs_added = store.data_blobs;
-        summary.tree_blobs_added = store.tree_blobs;
-        summary.bytes_added = store.bytes;
+        // Dropping the store drops its sender: the pipeline sees the end of its input.
+        let BlobStore { index, data_blobs, tree_blobs, bytes, sender, .. } = store;
+        drop(sender);
+        self.index = index;
+        summary.data_blobs_added = data_blobs;
+        summary.tree_blobs_added = tree_blobs;
+        summary.bytes_added = bytes;
 
         let root = match root {
             Ok(root) => root,
