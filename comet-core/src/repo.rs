@@ -12,6 +12,7 @@ mod ls;
 mod restore;
 mod session;
 
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -282,7 +283,8 @@ impl Repository {
             index.add_file(file);
         }
         index.compact();
-        Ok(IndexedRepository { repo: self, index })
+        let source = self.blob_source();
+        Ok(IndexedRepository { repo: self, index, source })
     }
 }
 
@@ -291,6 +293,8 @@ impl Repository {
 pub struct IndexedRepository {
     repo: Repository,
     index: Index,
+    /// Shared by every read, so its in-memory tree packs serve them all.
+    source: BlobSource,
 }
 
 impl Deref for IndexedRepository {
@@ -304,6 +308,11 @@ impl IndexedRepository {
     /// The in-memory index.
     pub fn index(&self) -> &Index {
         &self.index
+    }
+
+    /// The blob reader shared by this repository's reads.
+    pub(crate) fn blob_source(&self) -> BlobSource {
+        self.source.clone()
     }
 
     /// Reads, decrypts and verifies one blob.
@@ -324,11 +333,23 @@ pub(crate) struct BlobSource {
     key: MasterKey,
     cipher: Cipher,
     cache: Option<Cache>,
+    /// Tree packs read whole from the cache, kept in memory while this source lives: a backup
+    /// reads many parent trees from the same few packs.
+    tree_packs: Arc<std::sync::Mutex<HashMap<ObjectId, Bytes>>>,
 }
+
+/// Tree packs kept in memory by one [`BlobSource`].
+const TREE_PACKS_IN_MEMORY: usize = 16;
 
 impl Repository {
     pub(crate) fn blob_source(&self) -> BlobSource {
-        BlobSource { vault: self.vault.clone(), key: self.key.clone(), cipher: self.cipher.clone(), cache: self.cache.clone() }
+        BlobSource {
+            vault: self.vault.clone(),
+            key: self.key.clone(),
+            cipher: self.cipher.clone(),
+            cache: self.cache.clone(),
+            tree_packs: Arc::default(),
+        }
     }
 }
 
@@ -356,7 +377,8 @@ impl BlobSource {
         let Some(cache) = &self.cache else {
             return Ok(self.vault.get_range(key, range).await?);
         };
-        let pack = match cache.get(key) {
+        let memo = self.tree_packs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key.id()).cloned();
+        let pack = match memo.or_else(|| cache.get(key)) {
             Some(p) => p,
             None => {
                 let p = self.vault.get(key).await?;
@@ -367,6 +389,13 @@ impl BlobSource {
                 p
             }
         };
+        {
+            let mut memo = self.tree_packs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if memo.len() >= TREE_PACKS_IN_MEMORY {
+                memo.clear();
+            }
+            memo.insert(key.id(), pack.clone());
+        }
         let (start, end) = (range.start as usize, range.end as usize);
         if start > end || end > pack.len() {
             return Err(Error::corrupted(object_name(key), "index points past the end of the pack"));

@@ -41,8 +41,9 @@ struct Sealed {
     raw_length: u32,
 }
 
-/// Packs uploaded concurrently.
-const UPLOADS_IN_FLIGHT: usize = 3;
+/// Packs uploaded concurrently. Two keep a local disk or a network link busy while a third is
+/// being filled; each costs a pack of memory.
+const UPLOADS_IN_FLIGHT: usize = 2;
 /// Tries of a put that fails with a transient error.
 const PUT_ATTEMPTS: u32 = 4;
 
@@ -88,9 +89,11 @@ impl Pipeline {
         config: &PipelineConfig,
         counters: Arc<UploadCounters>,
     ) -> Self {
-        let (seal_tx, seal_rx) = crossbeam_channel::bounded::<SealJob>(config.sealers * 4);
-        let (pack_tx, pack_rx) = crossbeam_channel::bounded::<Sealed>(config.sealers * 4);
-        let (upload_tx, upload_rx) = mpsc::channel::<FinishedPack>(2);
+        // Queues are short: enough to keep every thread busy, small enough that memory stays flat
+        // (chunks are up to 4 MiB, packs 16 MiB).
+        let (seal_tx, seal_rx) = crossbeam_channel::bounded::<SealJob>(config.sealers * 2);
+        let (pack_tx, pack_rx) = crossbeam_channel::bounded::<Sealed>(config.sealers * 2);
+        let (upload_tx, upload_rx) = mpsc::channel::<FinishedPack>(1);
         let mut threads = Vec::new();
         for n in 0..config.sealers {
             let rx = seal_rx.clone();

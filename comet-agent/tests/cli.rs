@@ -1,0 +1,10 @@
+//! End-to-end tests of the `comet-agent` binary: each module drives the real executable
+//! against a vault in a temporary directory and reads as a part of the CLI's specification.
+
+mod cli {
+    mod backup;
+    mod browse;
+    pub(crate) mod common;
+    mod init;
+    mod restore;
+}
