@@ -48,12 +48,11 @@ impl BlobSealer {
             (Some(c), 2..) => c.compress_to_buffer(plaintext, &mut buf[24..]).ok(),
             _ => None,
         };
-        match compressed {
-            Some(n) => buf.truncate(24 + n),
-            None => {
-                buf.truncate(24);
-                buf.extend_from_slice(plaintext);
-            }
+        if let Some(n) = compressed {
+            buf.truncate(24 + n);
+        } else {
+            buf.truncate(24);
+            buf.extend_from_slice(plaintext);
         }
         self.cipher.seal_in_place(purpose(kind), &id.0, &mut buf);
         buf

@@ -12,19 +12,14 @@ use comet_storage::{ObjectId, ObjectKey};
 
 /// The cache directory of one vault: `<root>/<vault id>/<object path>`.
 #[derive(Clone, Debug)]
-pub struct Cache {
+pub(crate) struct Cache {
     dir: PathBuf,
 }
 
 impl Cache {
     /// The cache of vault `vault_id` under `root` (created on first write).
-    pub fn new(root: &Path, vault_id: &str) -> Self {
+    pub(crate) fn new(root: &Path, vault_id: &str) -> Self {
         Self { dir: root.join(vault_id) }
-    }
-
-    /// Where the cache lives.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     fn path(&self, key: &ObjectKey) -> PathBuf {
@@ -32,7 +27,7 @@ impl Cache {
     }
 
     /// The cached bytes of `key`, if present and intact.
-    pub fn get(&self, key: &ObjectKey) -> Option<Bytes> {
+    pub(crate) fn get(&self, key: &ObjectKey) -> Option<Bytes> {
         let path = self.path(key);
         let bytes = fs::read(&path).ok()?;
         if ObjectId::of(&bytes) == key.id() {
@@ -44,7 +39,7 @@ impl Cache {
     }
 
     /// Stores `bytes` for `key`. Failures are ignored: the cache is an optimisation.
-    pub fn put(&self, key: &ObjectKey, bytes: &[u8]) {
+    pub(crate) fn put(&self, key: &ObjectKey, bytes: &[u8]) {
         let path = self.path(key);
         let Some(parent) = path.parent() else { return };
         if fs::create_dir_all(parent).is_err() {
@@ -56,11 +51,6 @@ impl Cache {
         } else {
             let _ = fs::remove_file(&tmp.0);
         }
-    }
-
-    /// Drops the entry of `key` (after it was deleted from the vault).
-    pub fn remove(&self, key: &ObjectKey) {
-        let _ = fs::remove_file(self.path(key));
     }
 }
 

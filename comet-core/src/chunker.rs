@@ -1,9 +1,9 @@
-//! Content-defined chunking: FastCDC (2020 variant) with a gear table seeded from the vault's
+//! Content-defined chunking: `FastCDC` (2020 variant) with a gear table seeded from the vault's
 //! chunker key, so chunk boundaries differ from vault to vault.
 //!
 //! [`Chunker`] works over a reader with one reusable buffer and hands out chunks as slices of
 //! it: no allocation per chunk. It only cuts when at least `max` bytes are buffered (or at end
-//! of file), so the boundaries are exactly those FastCDC finds over the whole file at once.
+//! of file), so the boundaries are exactly those `FastCDC` finds over the whole file at once.
 
 use std::io::{self, Read};
 
@@ -27,7 +27,7 @@ impl ChunkerParams {
     /// bounds per-chunk memory.
     pub const DEFAULT: Self = Self { min: 256 << 10, avg: 1 << 20, max: 4 << 20 };
 
-    /// Whether FastCDC accepts these bounds (its own limits, and min ≤ avg ≤ max).
+    /// Whether `FastCDC` accepts these bounds (its own limits, and min ≤ avg ≤ max).
     pub fn check(&self) -> Result<(), String> {
         let ok = (64..=1 << 20).contains(&self.min)
             && (256..=4 << 20).contains(&self.avg)
@@ -135,10 +135,6 @@ mod tests {
 
     #[test]
     fn streaming_matches_whole_buffer_cdc() {
-        let data = pseudo_random(20 << 20, 1);
-        let p = ChunkerParams::DEFAULT;
-        let whole: Vec<usize> =
-            FastCDC::with_level_and_seed(&data, p.min, p.avg, p.max, Normalization::Level1, 42).map(|c| c.length).collect();
         // A reader that returns odd small pieces.
         struct Dribble<'a>(&'a [u8]);
         impl Read for Dribble<'_> {
@@ -149,6 +145,11 @@ mod tests {
                 Ok(n)
             }
         }
+        let data = pseudo_random(20 << 20, 1);
+        let p = ChunkerParams::DEFAULT;
+        let whole: Vec<usize> = FastCDC::with_level_and_seed(&data, p.min, p.avg, p.max, Normalization::Level1, 42)
+            .map(|c| c.length)
+            .collect();
         let mut chunker = Chunker::new(p, 42);
         chunker.reset();
         let mut r = Dribble(&data);

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 /// Largest encoded structure accepted (64 MiB). Trees of huge directories are the biggest
 /// structures; at ~100 bytes a node this allows over half a million entries in one directory.
-pub const MAX_DECODED: usize = 64 << 20;
+pub(crate) const MAX_DECODED: usize = 64 << 20;
 
 type Config = bincode::config::Configuration<
     bincode::config::LittleEndian,
@@ -26,12 +26,12 @@ const fn config() -> Config {
 }
 
 /// Encodes `value`. Encoding our own in-memory structures cannot fail.
-pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     bincode::serde::encode_to_vec(value, config()).expect("encoding an in-memory structure")
 }
 
 /// Decodes a `T` from exactly `bytes`; `Err` carries a human-readable reason.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     if bytes.len() > MAX_DECODED {
         return Err(format!("{} bytes is over the {MAX_DECODED}-byte limit", bytes.len()));
     }

@@ -1,7 +1,7 @@
 //! Keys and authenticated encryption.
 //!
 //! - [`MasterKey`]: 96 random bytes split by purpose: an encryption key (XChaCha20-Poly1305),
-//!   a chunk-id key (keyed BLAKE3) and a chunker key (seeds FastCDC's gear table). Secret: no
+//!   a chunk-id key (keyed `BLAKE3`) and a chunker key (seeds the `FastCDC` gear table). Secret: no
 //!   `Debug` contents, no `Copy`, no `Serialize`, zeroised on drop.
 //! - [`seal`] / [`open`]: one object or blob → `nonce(24) ‖ ciphertext ‖ tag(16)`, a fresh
 //!   random 192-bit nonce each time (no nonce state to lose or repeat across devices), with
@@ -108,7 +108,7 @@ impl MasterKey {
         crate::BlobId(*blake3::keyed_hash(&self.chunk_id, plaintext).as_bytes())
     }
 
-    /// The 64-bit FastCDC gear seed. Derived (not truncated) from the chunker key so that the
+    /// The 64-bit `FastCDC` gear seed. Derived (not truncated) from the chunker key so that the
     /// seed reveals nothing of the key.
     pub fn chunker_seed(&self) -> u64 {
         let derived = blake3::keyed_hash(&self.chunker, b"comet fastcdc gear seed v1");
@@ -173,9 +173,7 @@ impl Cipher {
         let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
         let mut plain = ciphertext.to_vec();
         let aad = associated_data(purpose, id);
-        self.0
-            .decrypt_in_place_detached(XNonce::from_slice(nonce), &aad, &mut plain, Tag::from_slice(tag))
-            .ok()?;
+        self.0.decrypt_in_place_detached(XNonce::from_slice(nonce), &aad, &mut plain, Tag::from_slice(tag)).ok()?;
         Some(plain)
     }
 }

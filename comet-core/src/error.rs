@@ -103,8 +103,8 @@ pub enum Error {
 
 impl Error {
     /// Shorthand for a corruption error.
-    pub(crate) fn corrupted(object: impl ToString, reason: impl Into<String>) -> Self {
-        Self::Corrupted { object: object.to_string(), reason: reason.into() }
+    pub(crate) fn corrupted(object: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Corrupted { object: object.into(), reason: reason.into() }
     }
 
     /// Shorthand for an I/O error on a path.

@@ -14,6 +14,7 @@
 //! that are not UTF-8 are matched through a lossy decoding.
 
 use std::borrow::Cow;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -71,8 +72,7 @@ impl Filter {
     pub fn new(options: &FilterOptions) -> Result<Self> {
         let (mut names, mut paths) = (GlobSetBuilder::new(), GlobSetBuilder::new());
         let (mut inames, mut ipaths) = (GlobSetBuilder::new(), GlobSetBuilder::new());
-        let patterns =
-            options.exclude.iter().map(|p| (p, false)).chain(options.iexclude.iter().map(|p| (p, true)));
+        let patterns = options.exclude.iter().map(|p| (p, false)).chain(options.iexclude.iter().map(|p| (p, true)));
         for (pattern, case_insensitive) in patterns {
             let mut pattern = nfc(pattern.trim_end_matches('/'));
             if case_insensitive {
@@ -125,14 +125,15 @@ impl Filter {
         }
         if !self.names.is_empty() || !self.inames.is_empty() {
             let name = nfc_bytes(name);
-            if self.names.is_match(name.as_ref()) || (!self.inames.is_empty() && self.inames.is_match(name.to_lowercase())) {
+            if self.names.is_match(name.as_ref())
+                || (!self.inames.is_empty() && self.inames.is_match(name.to_lowercase()))
+            {
                 return true;
             }
         }
         if self.paths.is_empty() && self.ipaths.is_empty() && self.regexes.is_none() {
             return false;
         }
-        use std::os::unix::ffi::OsStrExt;
         let path = nfc_bytes(path.as_os_str().as_bytes());
         self.paths.is_match(path.as_ref())
             || (!self.ipaths.is_empty() && self.ipaths.is_match(path.to_lowercase()))
@@ -195,7 +196,8 @@ mod tests {
             for glob in [format!("{pattern}*"), format!("/data/{pattern}/*")] {
                 let f = filter(&[&glob], &[], &[]);
                 for name in [nfc_name, nfd_name] {
-                    let file = if glob.starts_with('/') { format!("/data/{name}/x") } else { format!("/data/{name}.txt") };
+                    let file =
+                        if glob.starts_with('/') { format!("/data/{name}/x") } else { format!("/data/{name}.txt") };
                     assert!(ex(&f, &file), "pattern {glob:?} missed {file:?}");
                 }
             }

@@ -101,6 +101,7 @@ pub(crate) mod object_id_serde {
         use super::ObjectId;
         use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+        #[allow(clippy::ref_option, reason = "serde's `with` passes `&Option<T>`")]
         pub(crate) fn serialize<S: Serializer>(id: &Option<ObjectId>, s: S) -> Result<S::Ok, S::Error> {
             id.map(|i| *i.as_bytes()).serialize(s)
         }

@@ -125,7 +125,7 @@ impl Table {
             return;
         }
         self.sorted.extend(self.recent.drain().map(|(_, e)| e));
-        self.sorted.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        self.sorted.sort_unstable_by_key(|e| e.id);
         self.sorted.dedup_by(|a, b| a.id == b.id);
         self.sorted.shrink_to_fit();
     }
@@ -235,7 +235,10 @@ mod tests {
         let key = MasterKey::generate();
         let file = IndexFile {
             version: INDEX_VERSION,
-            packs: vec![IndexPack { id: PackId::of(b"p"), blobs: vec![blob(BlobKind::Data, 1, 0), blob(BlobKind::Tree, 2, 100)] }],
+            packs: vec![IndexPack {
+                id: PackId::of(b"p"),
+                blobs: vec![blob(BlobKind::Data, 1, 0), blob(BlobKind::Tree, 2, 100)],
+            }],
         };
         let sealed = file.seal(&key.cipher());
         assert_eq!(IndexFile::open(&key.cipher(), &sealed).unwrap(), file);

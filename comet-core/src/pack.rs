@@ -140,7 +140,8 @@ pub fn open_header(cipher: &Cipher, sealed: &[u8], blobs_len: u64) -> Result<Pac
 /// Parses a whole pack held in memory: its header, checked against the pack's size.
 pub fn read_header(cipher: &Cipher, pack: &[u8]) -> Result<PackHeader, String> {
     let len = pack.len() as u64;
-    let trailer: [u8; 4] = pack.get(pack.len().saturating_sub(4)..).and_then(|t| t.try_into().ok()).ok_or("pack too short")?;
+    let trailer: [u8; 4] =
+        pack.get(pack.len().saturating_sub(4)..).and_then(|t| t.try_into().ok()).ok_or("pack too short")?;
     let range = header_range(len, trailer)?;
     open_header(cipher, &pack[range.start as usize..range.end as usize], range.start)
 }

@@ -104,9 +104,10 @@ impl Repository {
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
         }
-        let (key, outcome) = match unlock_any_slot(&vault, password).await? {
-            Some(key) => (key, InitOutcome::Completed),
-            None => {
+        let (key, outcome) = if let Some(key) = unlock_any_slot(&vault, password).await? {
+            (key, InitOutcome::Completed)
+        } else {
+            {
                 let key = MasterKey::generate();
                 let slot = tokio::task::spawn_blocking({
                     let key = key.clone();
@@ -189,16 +190,6 @@ impl Repository {
         &self.config
     }
 
-    /// The master key (for the engine's workers).
-    pub(crate) fn key(&self) -> &MasterKey {
-        &self.key
-    }
-
-    /// The cipher of the master key.
-    pub(crate) fn cipher(&self) -> &Cipher {
-        &self.cipher
-    }
-
     /// Adds a key slot for `new_password`.
     pub async fn add_key(&self, new_password: &[u8], kdf: KdfParams) -> Result<ObjectId> {
         let key = self.key.clone();
@@ -233,7 +224,8 @@ impl Repository {
         let mut out: Vec<(SnapshotId, Snapshot)> = futures::stream::iter(listed)
             .map(|meta| async move {
                 let bytes = self.get_verified(&meta.key).await?;
-                let snap = Snapshot::open(&self.cipher, &bytes).map_err(|r| Error::corrupted(object_name(&meta.key), r))?;
+                let snap =
+                    Snapshot::open(&self.cipher, &bytes).map_err(|r| Error::corrupted(object_name(&meta.key), r))?;
                 Ok::<_, Error>((meta.key.id(), snap))
             })
             .buffer_unordered(LOAD_CONCURRENCY)
@@ -367,9 +359,17 @@ impl BlobSource {
     }
 
     /// Opens a stored blob read from pack `pack`.
-    pub(crate) fn open(&self, kind: BlobKind, id: &BlobId, raw_length: u32, stored: &[u8], pack: &ObjectKey) -> Result<Vec<u8>> {
-        open_blob(&self.key, &self.cipher, kind, id, raw_length, stored)
-            .map_err(|e| Error::corrupted(format!("{kind} blob {} in {}", id.short(), object_name(pack)), e.to_string()))
+    pub(crate) fn open(
+        &self,
+        kind: BlobKind,
+        id: &BlobId,
+        raw_length: u32,
+        stored: &[u8],
+        pack: &ObjectKey,
+    ) -> Result<Vec<u8>> {
+        open_blob(&self.key, &self.cipher, kind, id, raw_length, stored).map_err(|e| {
+            Error::corrupted(format!("{kind} blob {} in {}", id.short(), object_name(pack)), e.to_string())
+        })
     }
 
     /// Tree packs are cached whole: trees are read on every backup (parent) and listing.
@@ -378,16 +378,15 @@ impl BlobSource {
             return Ok(self.vault.get_range(key, range).await?);
         };
         let memo = self.tree_packs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key.id()).cloned();
-        let pack = match memo.or_else(|| cache.get(key)) {
-            Some(p) => p,
-            None => {
-                let p = self.vault.get(key).await?;
-                if ObjectId::of(&p) != key.id() {
-                    return Err(Error::corrupted(object_name(key), "contents do not match the object's id (hash)"));
-                }
-                cache.put(key, &p);
-                p
+        let pack = if let Some(p) = memo.or_else(|| cache.get(key)) {
+            p
+        } else {
+            let p = self.vault.get(key).await?;
+            if ObjectId::of(&p) != key.id() {
+                return Err(Error::corrupted(object_name(key), "contents do not match the object's id (hash)"));
             }
+            cache.put(key, &p);
+            p
         };
         {
             let mut memo = self.tree_packs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

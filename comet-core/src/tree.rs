@@ -205,7 +205,10 @@ mod tests {
             let t = Tree { version: TREE_VERSION, nodes: vec![Node::new(bad.to_vec(), NodeKind::File)] };
             assert!(matches!(Tree::decode(&t.encode(), &TreeId::default()), Err(Error::InvalidName { .. })), "{bad:?}");
         }
-        let dup = Tree { version: TREE_VERSION, nodes: vec![Node::new(b"x".to_vec(), NodeKind::Symlink), Node::new(b"x".to_vec(), NodeKind::Dir)] };
+        let dup = Tree {
+            version: TREE_VERSION,
+            nodes: vec![Node::new(b"x".to_vec(), NodeKind::Symlink), Node::new(b"x".to_vec(), NodeKind::Dir)],
+        };
         assert!(Tree::decode(&dup.encode(), &TreeId::default()).is_err());
     }
 }

@@ -41,9 +41,8 @@ pub(crate) fn ensure_dir(path: &Path) -> io::Result<()> {
 /// `path`. The file is sized up front so that chunks of zeros need not be written: they stay
 /// holes, and sparse files come back sparse.
 pub(crate) fn create_file(path: &Path, size: u64) -> io::Result<()> {
-    let open_new = || {
-        OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(nix::libc::O_NOFOLLOW).open(path)
-    };
+    let open_new =
+        || OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(nix::libc::O_NOFOLLOW).open(path);
     let file = match open_new() {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
@@ -116,13 +115,9 @@ pub(crate) fn apply_metadata(path: &Path, node: &Node) -> Vec<String> {
         note("setting permissions", &e);
     }
     let ts = |ns: i64| TimeSpec::new(ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000));
-    if let Err(e) = utimensat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        &ts(node.atime_ns),
-        &ts(node.mtime_ns),
-        UtimensatFlags::NoFollowSymlink,
-    ) {
+    if let Err(e) =
+        utimensat(nix::fcntl::AT_FDCWD, path, &ts(node.atime_ns), &ts(node.mtime_ns), UtimensatFlags::NoFollowSymlink)
+    {
         note("setting times", &e);
     }
     problems

@@ -435,7 +435,8 @@ impl Walker {
             let node = if child.whole {
                 self.entry(&child.path, &child.abs, name.clone(), &meta, parent_node)?
             } else {
-                let mut node = source::node_from_metadata(&child.path, name.clone(), &meta, &mut self.names, &mut self.warnings);
+                let mut node =
+                    source::node_from_metadata(&child.path, name.clone(), &meta, &mut self.names, &mut self.warnings);
                 if node.kind != NodeKind::Dir {
                     return Err(Error::InvalidOption(format!("{} is not a directory", child.path.display())));
                 }
@@ -558,7 +559,7 @@ impl Walker {
                 }
             };
             let child_abs = abs.join(OsStr::from_bytes(&name));
-            if self.filter.excludes(&child_abs, &name, meta.is_file().then(|| meta.len())) {
+            if self.filter.excludes(&child_abs, &name, meta.is_file().then_some(meta.len())) {
                 continue;
             }
             let parent_node = parent.and_then(|t| t.find(&name));

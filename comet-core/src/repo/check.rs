@@ -21,7 +21,10 @@ impl IndexedRepository {
         let source = self.blob_source();
         for b in &header.blobs {
             match self.index.get(b.kind, &b.id) {
-                Some(loc) if loc.pack == *id && (loc.offset, loc.length, loc.raw_length) != (b.offset, b.length, b.raw_length) => {
+                Some(loc)
+                    if loc.pack == *id
+                        && (loc.offset, loc.length, loc.raw_length) != (b.offset, b.length, b.raw_length) =>
+                {
                     return Err(corrupted(format!("header and index disagree on blob {}", b.id.short())));
                 }
                 _ => {}

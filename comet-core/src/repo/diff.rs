@@ -50,9 +50,9 @@ fn same_metadata(a: &Node, b: &Node) -> bool {
 
 impl IndexedRepository {
     /// Differences between the trees `a` and `b`, in path order.
-    pub async fn diff(&self, a: &TreeId, b: &TreeId) -> Result<Vec<DiffEntry>> {
+    pub async fn diff(&self, first: &TreeId, second: &TreeId) -> Result<Vec<DiffEntry>> {
         let mut out = Vec::new();
-        let mut stack = vec![(Some(*a), Some(*b), String::new())];
+        let mut stack = vec![(Some(*first), Some(*second), String::new())];
         while let Some((ta, tb, dir)) = stack.pop() {
             if ta == tb {
                 continue;

@@ -29,9 +29,9 @@ impl IndexedRepository {
         for component in start.components() {
             let Component::Normal(name) = component else { continue };
             let tree = self.read_tree(&tree_id).await?;
-            let node = tree.find(name.as_bytes()).ok_or_else(|| {
-                Error::InvalidOption(format!("{} is not in the snapshot", start.display()))
-            })?;
+            let node = tree
+                .find(name.as_bytes())
+                .ok_or_else(|| Error::InvalidOption(format!("{} is not in the snapshot", start.display())))?;
             prefix = join(&prefix, &node.name);
             match (node.kind, node.subtree) {
                 (NodeKind::Dir, Some(sub)) => tree_id = sub,

@@ -287,7 +287,8 @@ impl Skeleton {
                     self.hardlinks.insert((node.device, node.inode), target.to_path_buf());
                 }
                 if !node.content.is_empty() {
-                    let n = u32::try_from(self.files.len()).map_err(|_| Error::InvalidOption("too many files".into()))?;
+                    let n =
+                        u32::try_from(self.files.len()).map_err(|_| Error::InvalidOption("too many files".into()))?;
                     self.files.push(target.to_path_buf());
                     self.contents.push((n, node.content.clone()));
                 }
@@ -323,9 +324,9 @@ async fn restore_pack(
     tokio::task::spawn_blocking(move || {
         for job in &jobs {
             let from = (u64::from(job.offset) - start) as usize;
-            let stored = bytes.get(from..from + job.length as usize).ok_or_else(|| {
-                Error::corrupted(key.path(), "short read: index points past the data returned")
-            })?;
+            let stored = bytes
+                .get(from..from + job.length as usize)
+                .ok_or_else(|| Error::corrupted(key.path(), "short read: index points past the data returned"))?;
             let plain = source.open(BlobKind::Data, &job.id, job.raw_length, stored, &key)?;
             let zeros = plain.iter().all(|&b| b == 0);
             for &(file, offset) in &job.targets {

@@ -94,7 +94,11 @@ pub(crate) fn is_dead_local(info: &SessionInfo) -> bool {
 }
 
 /// Indexes every pack of the vault that no index file lists. Returns how many were recovered.
-pub(crate) async fn recover_unindexed_packs(vault: &Arc<dyn Vault>, cipher: &Cipher, index: &mut Index) -> Result<usize> {
+pub(crate) async fn recover_unindexed_packs(
+    vault: &Arc<dyn Vault>,
+    cipher: &Cipher,
+    index: &mut Index,
+) -> Result<usize> {
     let mut recovered = Vec::new();
     for meta in vault.list(ObjectKind::Pack).await? {
         let id = meta.key.id();

@@ -80,7 +80,12 @@ fn tree_encoding_is_pinned() {
     link.link_target = b"../target".to_vec();
     let tree = Tree::new(vec![link, file]);
     let bytes = tree.encode();
-    assert_eq!(blake3::hash(&bytes).to_hex().as_str(), PINNED_TREE_HASH, "tree encoding changed ({} bytes)", bytes.len());
+    assert_eq!(
+        blake3::hash(&bytes).to_hex().as_str(),
+        PINNED_TREE_HASH,
+        "tree encoding changed ({} bytes)",
+        bytes.len()
+    );
     assert_eq!(Tree::decode(&bytes, &TreeId::default()).unwrap(), tree);
 }
 

@@ -86,7 +86,8 @@ async fn every_kind_of_entry_round_trips() {
     // The vault holds it compactly too.
     assert!(outcome.snapshot.summary.bytes_added < 64 << 20, "zeros stored: {}", outcome.snapshot.summary.bytes_added);
     // Hard links are links again.
-    let (h1, h2) = (fs::metadata(restored_work.join("hard1")).unwrap(), fs::metadata(restored_work.join("hard2")).unwrap());
+    let (h1, h2) =
+        (fs::metadata(restored_work.join("hard1")).unwrap(), fs::metadata(restored_work.join("hard2")).unwrap());
     assert_eq!(h1.ino(), h2.ino());
 }
 

@@ -97,7 +97,10 @@ async fn blobs_swapped_between_packs_are_rejected() {
     assert!(message.contains("authentication failed") && message.contains(&key_a.path()), "{message}");
 }
 
-async fn only_data_blob(repo: &comet_core::IndexedRepository, snap: &comet_core::Snapshot) -> comet_core::index::BlobLocation {
+async fn only_data_blob(
+    repo: &comet_core::IndexedRepository,
+    snap: &comet_core::Snapshot,
+) -> comet_core::index::BlobLocation {
     let blobs: Vec<_> = repo
         .ls(&snap.tree, std::path::Path::new(""), true)
         .await

@@ -4,6 +4,7 @@
 //!
 //! `cargo run -p embed-backup [FOLDER]` (default: a small generated folder).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -48,7 +49,11 @@ fn sample_folder(root: &Path) -> anyhow::Result<PathBuf> {
     let folder = root.join("documents");
     std::fs::create_dir_all(folder.join("reports"))?;
     std::fs::write(folder.join("notes.txt"), "Comet keeps what matters.\n".repeat(500))?;
-    std::fs::write(folder.join("reports/q3.csv"), (0..10_000).map(|i| format!("{i},{}\n", i * 7)).collect::<String>())?;
+    let mut csv = String::new();
+    for i in 0..10_000 {
+        writeln!(csv, "{i},{}", i * 7)?;
+    }
+    std::fs::write(folder.join("reports/q3.csv"), csv)?;
     std::fs::write(folder.join("empty"), b"")?;
     Ok(folder)
 }
@@ -62,7 +67,8 @@ fn compare(a: &Path, b: &Path) -> anyhow::Result<usize> {
         if entry.file_type()?.is_dir() {
             count += compare(&entry.path(), &other)?;
         } else if entry.file_type()?.is_file() {
-            let (x, y) = (std::fs::read(entry.path())?, std::fs::read(&other).with_context(|| other.display().to_string())?);
+            let (x, y) =
+                (std::fs::read(entry.path())?, std::fs::read(&other).with_context(|| other.display().to_string())?);
             ensure!(x == y, "{} differs after restore", other.display());
             count += 1;
         }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use comet_storage::{ObjectKey, ObjectKind, Vault};
+use comet_storage::{ObjectKind, Vault};
 use crossbeam_channel::{Receiver, Sender};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -128,10 +128,10 @@ impl Pipeline {
     pub(crate) async fn finish(mut self) -> Result<UploadOutcome> {
         drop(self.sender.take());
         let threads = std::mem::take(&mut self.threads);
-        let joined = tokio::task::spawn_blocking(move || threads.into_iter().all(|t| t.join().is_ok()))
-            .await
-            .unwrap_or(false);
-        let outcome = (&mut self.uploader).await.map_err(|e| Error::InvalidOption(format!("upload task failed: {e}")))?;
+        let joined =
+            tokio::task::spawn_blocking(move || threads.into_iter().all(|t| t.join().is_ok())).await.unwrap_or(false);
+        let outcome =
+            (&mut self.uploader).await.map_err(|e| Error::InvalidOption(format!("upload task failed: {e}")))?;
         assert!(joined, "a sealer or packer thread panicked");
         outcome
     }
@@ -260,9 +260,4 @@ pub(crate) async fn write_index_now(vault: &Arc<dyn Vault>, cipher: &Cipher, pac
     let mut outcome = UploadOutcome::default();
     let mut packs = packs;
     write_index(vault, cipher, &mut packs, &mut outcome).await
-}
-
-/// The key of a pack, for messages.
-pub(crate) fn pack_key(id: PackId) -> ObjectKey {
-    ObjectKey::pack(id)
 }
