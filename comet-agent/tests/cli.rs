@@ -6,5 +6,6 @@ mod cli {
     mod browse;
     pub(crate) mod common;
     mod init;
+    mod kill;
     mod restore;
 }

@@ -12,7 +12,7 @@ use crate::id::{BlobId, BlobKind};
 pub const DEFAULT_COMPRESSION_LEVEL: i32 = 3;
 
 /// Largest blob plaintext accepted when reading (tree blobs may be larger than data chunks).
-pub const MAX_BLOB_LEN: usize = crate::codec::MAX_DECODED;
+pub const MAX_BLOB_LEN: usize = crate::codec::MAX_ENCODED;
 
 pub(crate) fn purpose(kind: BlobKind) -> Purpose {
     match kind {

@@ -5,24 +5,31 @@
 //! callers. Today it is bincode 2 (serde mode, the `standard` configuration: little-endian,
 //! variable-length integers). Never bincode 3: that crate is empty.
 //!
-//! Decoding is strict: input longer than [`MAX_DECODED`] is refused before parsing, claimed
-//! lengths beyond it are refused before allocating, and trailing bytes are an error.
+//! Decoding is strict: input longer than [`MAX_ENCODED`] is refused before parsing, claimed
+//! lengths beyond the [`DECODE_BUDGET`] are refused before allocating, and trailing bytes are an
+//! error.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// Largest encoded structure accepted (64 MiB). Trees of huge directories are the biggest
-/// structures; at ~100 bytes a node this allows over half a million entries in one directory.
-pub(crate) const MAX_DECODED: usize = 64 << 20;
+/// structures (~110 bytes a node: some 600,000 entries in one directory); writers refuse to
+/// produce anything larger, so whatever is written can be read.
+pub(crate) const MAX_ENCODED: usize = 64 << 20;
+
+/// Bincode's allocation budget while decoding. It counts in-memory sizes (8 bytes per length
+/// prefix or u64, 4 per u32 or enum tag, plus byte strings), which run up to about 3x the
+/// encoded size for trees; 4x [`MAX_ENCODED`] covers any structure within that size.
+pub(crate) const DECODE_BUDGET: usize = 4 * MAX_ENCODED;
 
 type Config = bincode::config::Configuration<
     bincode::config::LittleEndian,
     bincode::config::Varint,
-    bincode::config::Limit<MAX_DECODED>,
+    bincode::config::Limit<DECODE_BUDGET>,
 >;
 
 const fn config() -> Config {
-    bincode::config::standard().with_limit::<MAX_DECODED>()
+    bincode::config::standard().with_limit::<DECODE_BUDGET>()
 }
 
 /// Encodes `value`. Encoding our own in-memory structures cannot fail.
@@ -32,8 +39,8 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 /// Decodes a `T` from exactly `bytes`; `Err` carries a human-readable reason.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    if bytes.len() > MAX_DECODED {
-        return Err(format!("{} bytes is over the {MAX_DECODED}-byte limit", bytes.len()));
+    if bytes.len() > MAX_ENCODED {
+        return Err(format!("{} bytes is over the {MAX_ENCODED}-byte limit", bytes.len()));
     }
     let (value, used) = bincode::serde::decode_from_slice(bytes, config()).map_err(|e| e.to_string())?;
     if used != bytes.len() {

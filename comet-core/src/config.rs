@@ -51,7 +51,8 @@ impl VaultConfig {
             return Err(format!("unsupported vault format version {}", self.version));
         }
         self.chunker.check()?;
-        if !(1 << 20..=1 << 30).contains(&self.pack_size) {
+        // Up to 128 MiB (restic's maximum): pack headers stay far below their 64 MiB limit.
+        if !(1 << 20..=128 << 20).contains(&self.pack_size) {
             return Err(format!("pack size {} out of bounds", self.pack_size));
         }
         if !(0..=22).contains(&self.compression_level) {

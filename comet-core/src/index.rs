@@ -20,7 +20,7 @@ use crate::pack::PackBlob;
 pub const INDEX_VERSION: u32 = 1;
 
 /// Largest decompressed index file accepted.
-const MAX_INDEX_PLAIN: usize = codec::MAX_DECODED;
+const MAX_INDEX_PLAIN: usize = codec::MAX_ENCODED;
 
 /// The packs one index file describes.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

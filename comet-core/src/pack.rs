@@ -83,6 +83,11 @@ impl PackWriter {
         self.buf.len()
     }
 
+    /// Blobs added so far.
+    pub fn blob_count(&self) -> usize {
+        self.blobs.len()
+    }
+
     /// Whether no blob was added.
     pub fn is_empty(&self) -> bool {
         self.blobs.is_empty()

@@ -401,7 +401,17 @@ struct Walker {
 
 impl Walker {
     fn save_tree(&mut self, nodes: Vec<Node>) -> Result<TreeId> {
+        let entries = nodes.len();
         let bytes = Tree::new(nodes).encode();
+        if bytes.len() > crate::blob::MAX_BLOB_LEN {
+            // Refused rather than stored: a tree no reader accepts would make the snapshot
+            // unrestorable.
+            return Err(Error::InvalidOption(format!(
+                "a directory with {entries} entries encodes to {} bytes, over the {}-byte tree limit",
+                bytes.len(),
+                crate::blob::MAX_BLOB_LEN
+            )));
+        }
         self.store.save(BlobKind::Tree, &bytes)
     }
 

@@ -29,7 +29,7 @@ impl IndexedRepository {
                 }
                 _ => {}
             }
-            let stored = &bytes[b.offset as usize..(b.offset + b.length) as usize];
+            let stored = &bytes[b.offset as usize..b.offset as usize + b.length as usize];
             source.open(b.kind, &b.id, b.raw_length, stored, &key)?;
         }
         Ok(())

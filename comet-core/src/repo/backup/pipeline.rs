@@ -44,6 +44,14 @@ struct Sealed {
 /// Packs uploaded concurrently. Two keep a local disk or a network link busy while a third is
 /// being filled; each costs a pack of memory.
 const UPLOADS_IN_FLIGHT: usize = 2;
+/// Most blobs listed in one index file: keeps every index file far below the decoding limits
+/// (an entry is ~50 bytes encoded) whatever the blob sizes.
+const MAX_INDEX_BLOBS: usize = 200_000;
+
+/// Most blobs in one pack: keeps its header (~50 bytes a blob) far below its 64 MiB limit
+/// however small the blobs are.
+const MAX_PACK_BLOBS: usize = 100_000;
+
 /// Tries of a put that fails with a transient error.
 const PUT_ATTEMPTS: u32 = 4;
 
@@ -162,7 +170,7 @@ fn pack_loop(rx: &Receiver<Sealed>, tx: &mpsc::Sender<FinishedPack>, cipher: &Ci
             BlobKind::Tree => &mut tree,
         };
         writer.add(blob.id, &blob.stored, blob.raw_length);
-        if writer.len() >= pack_size {
+        if writer.len() >= pack_size || writer.blob_count() >= MAX_PACK_BLOBS {
             let capacity = if blob.kind == BlobKind::Data { pack_size + (1 << 20) } else { 1 << 20 };
             let full = std::mem::replace(writer, PackWriter::new(blob.kind, capacity));
             if tx.blocking_send(full.finish(cipher)).is_err() {
@@ -203,38 +211,57 @@ async fn upload_loop(
     let mut oldest_unindexed: Option<Instant> = None;
     let mut in_flight = FuturesUnordered::new();
     let mut input_open = true;
-    loop {
-        tokio::select! {
-            biased;
-            done = in_flight.next(), if !in_flight.is_empty() => {
-                let (id, blobs, len): (PackId, Vec<PackBlob>, u64) = done.expect("non-empty")?;
-                counters.packs.fetch_add(1, Ordering::Relaxed);
-                counters.bytes.fetch_add(len, Ordering::Relaxed);
-                outcome.bytes_stored += len;
-                unindexed.push(IndexPack { id, blobs });
-                oldest_unindexed.get_or_insert_with(Instant::now);
-                let due = oldest_unindexed.is_some_and(|t| t.elapsed() >= config.flush_interval);
-                if unindexed.len() >= config.flush_packs || due {
-                    write_index(&vault, &cipher, &mut unindexed, &mut outcome).await?;
-                    oldest_unindexed = None;
-                }
-            }
-            pack = rx.recv(), if input_open && in_flight.len() < UPLOADS_IN_FLIGHT => {
-                match pack {
-                    Some(pack) => {
-                        let vault = vault.clone();
-                        in_flight.push(async move {
-                            let len = pack.bytes.len() as u64;
-                            let id = put_with_retry(&vault, ObjectKind::Pack, Bytes::from(pack.bytes)).await?;
-                            debug_assert_eq!(id, pack.id);
-                            Ok::<_, Error>((id, pack.blobs, len))
-                        });
+    let mut unindexed_blobs = 0;
+    let result: Result<()> = async {
+        loop {
+            tokio::select! {
+                biased;
+                done = in_flight.next(), if !in_flight.is_empty() => {
+                    let (id, blobs, len): (PackId, Vec<PackBlob>, u64) = done.expect("non-empty")?;
+                    counters.packs.fetch_add(1, Ordering::Relaxed);
+                    counters.bytes.fetch_add(len, Ordering::Relaxed);
+                    outcome.bytes_stored += len;
+                    unindexed_blobs += blobs.len();
+                    unindexed.push(IndexPack { id, blobs });
+                    oldest_unindexed.get_or_insert_with(Instant::now);
+                    let due = oldest_unindexed.is_some_and(|t| t.elapsed() >= config.flush_interval);
+                    if unindexed.len() >= config.flush_packs || unindexed_blobs >= MAX_INDEX_BLOBS || due {
+                        write_index(&vault, &cipher, &mut unindexed, &mut outcome).await?;
+                        oldest_unindexed = None;
+                        unindexed_blobs = 0;
                     }
-                    None => input_open = false,
                 }
+                pack = rx.recv(), if input_open && in_flight.len() < UPLOADS_IN_FLIGHT => {
+                    match pack {
+                        Some(pack) => {
+                            let vault = vault.clone();
+                            in_flight.push(async move {
+                                let len = pack.bytes.len() as u64;
+                                let id = put_with_retry(&vault, ObjectKind::Pack, Bytes::from(pack.bytes)).await?;
+                                debug_assert_eq!(id, pack.id);
+                                Ok::<_, Error>((id, pack.blobs, len))
+                            });
+                        }
+                        None => input_open = false,
+                    }
+                }
+                else => break,
             }
-            else => break,
         }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        // Index what did reach the vault, so a retry re-uses it instead of uploading it again.
+        while let Some(done) = in_flight.next().await {
+            if let Ok((id, blobs, _)) = done {
+                unindexed.push(IndexPack { id, blobs });
+            }
+        }
+        if let Err(index_error) = write_index(&vault, &cipher, &mut unindexed, &mut outcome).await {
+            tracing::warn!("could not index the packs stored before the failure: {index_error}");
+        }
+        return Err(e);
     }
     write_index(&vault, &cipher, &mut unindexed, &mut outcome).await?;
     Ok(outcome)
@@ -255,9 +282,19 @@ async fn write_index(
     Ok(())
 }
 
-/// An index file listing `packs`, written now (used to re-index packs found unindexed).
+/// Index files listing `packs`, written now (used to re-index packs found unindexed); split so
+/// that no file lists more than [`MAX_INDEX_BLOBS`] blobs.
 pub(crate) async fn write_index_now(vault: &Arc<dyn Vault>, cipher: &Cipher, packs: Vec<IndexPack>) -> Result<()> {
     let mut outcome = UploadOutcome::default();
-    let mut packs = packs;
-    write_index(vault, cipher, &mut packs, &mut outcome).await
+    let mut batch = Vec::new();
+    let mut blobs = 0;
+    for pack in packs {
+        blobs += pack.blobs.len();
+        batch.push(pack);
+        if blobs >= MAX_INDEX_BLOBS {
+            write_index(vault, cipher, &mut batch, &mut outcome).await?;
+            blobs = 0;
+        }
+    }
+    write_index(vault, cipher, &mut batch, &mut outcome).await
 }
