@@ -83,6 +83,65 @@ impl std::fmt::Display for OpenError {
     }
 }
 
+/// Opens many blobs with one zstd context and one output buffer: no allocation per blob.
+pub struct BlobOpener {
+    decompressor: zstd::bulk::Decompressor<'static>,
+    out: Vec<u8>,
+}
+
+impl std::fmt::Debug for BlobOpener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobOpener").finish_non_exhaustive()
+    }
+}
+
+impl Default for BlobOpener {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BlobOpener {
+    /// An opener with a fresh zstd context.
+    pub fn new() -> Self {
+        Self { decompressor: zstd::bulk::Decompressor::new().expect("zstd context"), out: Vec::new() }
+    }
+
+    /// Decrypts `stored` in place, decompresses it if needed and verifies its id, like
+    /// [`open_blob`]. The plaintext borrows from `stored` or from this opener.
+    pub fn open<'a>(
+        &'a mut self,
+        master: &crate::crypto::MasterKey,
+        cipher: &Cipher,
+        kind: BlobKind,
+        id: &BlobId,
+        raw_length: u32,
+        stored: &'a mut [u8],
+    ) -> Result<&'a [u8], OpenError> {
+        let raw_length = raw_length as usize;
+        if raw_length > MAX_BLOB_LEN || stored.len() < SEAL_OVERHEAD || stored.len() - SEAL_OVERHEAD > raw_length {
+            return Err(OpenError::Length);
+        }
+        let payload = cipher.open_in_place(purpose(kind), &id.0, stored).ok_or(OpenError::Authentication)?;
+        let plain: &[u8] = if payload.len() < raw_length {
+            self.out.clear();
+            self.out.reserve(raw_length);
+            let n =
+                self.decompressor.decompress_to_buffer(payload, &mut self.out).map_err(|_| OpenError::Decompression)?;
+            if n != raw_length {
+                return Err(OpenError::Decompression);
+            }
+            &self.out
+        } else {
+            payload
+        };
+        if master.blob_id(plain) != *id {
+            return Err(OpenError::IdMismatch);
+        }
+        Ok(plain)
+    }
+}
+
 /// Decrypts, decompresses and verifies a stored blob.
 ///
 /// `raw_length` comes from the index; decompression never produces more than that.

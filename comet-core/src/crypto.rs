@@ -163,6 +163,18 @@ impl Cipher {
         buf.extend_from_slice(&tag);
     }
 
+    /// Like [`Cipher::open`], decrypting in place: returns the plaintext as a part of `sealed`.
+    pub fn open_in_place<'a>(&self, purpose: Purpose, id: &[u8; 32], sealed: &'a mut [u8]) -> Option<&'a [u8]> {
+        if sealed.len() < SEAL_OVERHEAD {
+            return None;
+        }
+        let (nonce, rest) = sealed.split_at_mut(NONCE_LEN);
+        let (ciphertext, tag) = rest.split_at_mut(rest.len() - TAG_LEN);
+        let aad = associated_data(purpose, id);
+        self.0.decrypt_in_place_detached(XNonce::from_slice(nonce), &aad, ciphertext, Tag::from_slice(tag)).ok()?;
+        Some(ciphertext)
+    }
+
     /// Authenticates and decrypts `sealed`; `None` when it was not made by [`Cipher::seal`] with
     /// this key, purpose and id (tampering, truncation, wrong key, swapped blob).
     pub fn open(&self, purpose: Purpose, id: &[u8; 32], sealed: &[u8]) -> Option<Vec<u8>> {

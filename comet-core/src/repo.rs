@@ -358,6 +358,11 @@ impl BlobSource {
         self.open(kind, id, loc.raw_length, &stored, &key)
     }
 
+    /// The master key and cipher, for openers on worker threads.
+    pub(crate) fn keys(&self) -> (&MasterKey, &Cipher) {
+        (&self.key, &self.cipher)
+    }
+
     /// Opens a stored blob read from pack `pack`.
     pub(crate) fn open(
         &self,

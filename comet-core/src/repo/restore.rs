@@ -19,6 +19,7 @@ use comet_storage::ObjectKey;
 use futures::{StreamExt, TryStreamExt};
 
 use super::{BlobSource, IndexedRepository};
+use crate::blob::BlobOpener;
 use crate::error::{Error, Result};
 use crate::fs::restore as fsr;
 use crate::id::{BlobId, BlobKind, PackId, TreeId};
@@ -26,7 +27,7 @@ use crate::snapshot::Snapshot;
 use crate::tree::{Node, NodeKind, Tree};
 
 /// Packs fetched and opened at the same time.
-const PACKS_IN_FLIGHT: usize = 3;
+const PACKS_IN_FLIGHT: usize = 2;
 
 /// Options of a restore.
 #[derive(Clone, Debug, Default)]
@@ -322,18 +323,25 @@ async fn restore_pack(
     let key = ObjectKey::pack(pack);
     let bytes = source.vault.get_range(&key, start..end).await?;
     tokio::task::spawn_blocking(move || {
+        // Blobs are decrypted in place in the fetched range; without a copy when the vault
+        // handed over the only reference.
+        let mut bytes = bytes.try_into_mut().unwrap_or_else(|shared| bytes::BytesMut::from(&shared[..]));
+        let mut opener = BlobOpener::new();
+        let (master, cipher) = source.keys();
         for job in &jobs {
             let from = (u64::from(job.offset) - start) as usize;
             let stored = bytes
-                .get(from..from + job.length as usize)
+                .get_mut(from..from + job.length as usize)
                 .ok_or_else(|| Error::corrupted(key.path(), "short read: index points past the data returned"))?;
-            let plain = source.open(BlobKind::Data, &job.id, job.raw_length, stored, &key)?;
+            let plain = opener.open(master, cipher, BlobKind::Data, &job.id, job.raw_length, stored).map_err(|e| {
+                Error::corrupted(format!("data blob {} in {}", job.id.short(), key.path()), e.to_string())
+            })?;
             let zeros = plain.iter().all(|&b| b == 0);
             for &(file, offset) in &job.targets {
                 if !zeros {
                     let path = &files[file as usize];
                     let f = fsr::open_for_contents(path).map_err(|e| Error::io(path, e))?;
-                    f.write_all_at(&plain, offset).map_err(|e| Error::io(path, e))?;
+                    f.write_all_at(plain, offset).map_err(|e| Error::io(path, e))?;
                 }
                 progress.bytes_done.fetch_add(plain.len() as u64, Ordering::Relaxed);
             }
