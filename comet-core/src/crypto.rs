@@ -3,7 +3,7 @@
 //! - [`MasterKey`]: 96 random bytes split by purpose: an encryption key (XChaCha20-Poly1305),
 //!   a chunk-id key (keyed `BLAKE3`) and a chunker key (seeds the `FastCDC` gear table). Secret: no
 //!   `Debug` contents, no `Copy`, no `Serialize`, zeroised on drop.
-//! - [`seal`] / [`open`]: one object or blob → `nonce(24) ‖ ciphertext ‖ tag(16)`, a fresh
+//! - [`Cipher::seal`] / [`Cipher::open`]: one object or blob → `nonce(24) ‖ ciphertext ‖ tag(16)`, a fresh
 //!   random 192-bit nonce each time (no nonce state to lose or repeat across devices), with
 //!   associated data binding the [`Purpose`] and the id, so a blob can neither be swapped for
 //!   another nor opened as another kind of object.
@@ -15,7 +15,7 @@ use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// Bytes added by [`seal`]: a 24-byte nonce and a 16-byte tag.
+/// Bytes added by [`Cipher::seal`]: a 24-byte nonce and a 16-byte tag.
 pub const SEAL_OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
@@ -117,7 +117,7 @@ impl MasterKey {
         u64::from_le_bytes(seed)
     }
 
-    /// A cipher for this key, to reuse across many [`seal`]/[`open`] calls.
+    /// A cipher for this key, to reuse across many [`Cipher::seal`]/[`Cipher::open`] calls.
     pub fn cipher(&self) -> Cipher {
         Cipher(XChaCha20Poly1305::new((&self.encryption).into()))
     }

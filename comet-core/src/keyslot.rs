@@ -3,7 +3,7 @@
 //! A slot is stored under `keys/<id>` (id = BLAKE3 of its bytes) as the codec encoding of
 //! [`KeySlot`]. Several slots wrap the same master key, one per password. The wrapping key is
 //! Argon2id(password, salt) with the parameters stored in the slot; the wrapped bytes are sealed
-//! with XChaCha20-Poly1305 under [`Purpose::KeySlot`](crate::crypto::Purpose::KeySlot) with the
+//! with XChaCha20-Poly1305 under `Purpose::KeySlot` with the
 //! salt as associated id, so a slot's ciphertext cannot be moved into another slot.
 
 use serde::{Deserialize, Serialize};
