@@ -26,8 +26,12 @@ use crate::id::{BlobId, BlobKind, PackId, TreeId};
 use crate::snapshot::Snapshot;
 use crate::tree::{Node, NodeKind, Tree};
 
-/// Packs fetched and opened at the same time.
-const PACKS_IN_FLIGHT: usize = 2;
+/// Pack ranges fetched and opened at the same time: one being read while others are opened and
+/// written, on two cores.
+const PACKS_IN_FLIGHT: usize = 3;
+
+/// Largest range of a pack read at once (a chunk larger than this is read alone).
+const READ_SPAN: u64 = 4 << 20;
 
 /// Options of a restore.
 #[derive(Clone, Debug, Default)]
@@ -173,12 +177,31 @@ impl IndexedRepository {
         progress.bytes_total.store(outcome.bytes, Ordering::Relaxed);
         let files = Arc::new(files);
         let source = self.blob_source();
-        futures::stream::iter(plan)
+        // Each pack is read in ranges of at most READ_SPAN bytes: one request per range, and
+        // memory bounded by READ_SPAN × PACKS_IN_FLIGHT whatever the pack size.
+        let reads = plan.into_iter().flat_map(|(pack, jobs)| {
+            let mut jobs: Vec<ChunkJob> = jobs.into_values().collect();
+            jobs.sort_by_key(|j| j.offset);
+            let mut groups: Vec<(PackId, Vec<ChunkJob>)> = Vec::new();
+            let mut span_start = 0u64;
+            for job in jobs {
+                let job_end = u64::from(job.offset) + u64::from(job.length);
+                match groups.last_mut() {
+                    Some((_, group)) if job_end - span_start <= READ_SPAN => group.push(job),
+                    _ => {
+                        span_start = u64::from(job.offset);
+                        groups.push((pack, vec![job]));
+                    }
+                }
+            }
+            groups
+        });
+        futures::stream::iter(reads)
             .map(|(pack, jobs)| {
                 let files = files.clone();
                 let source = source.clone();
                 let progress = progress.clone();
-                async move { restore_pack(source, pack, jobs.into_values().collect(), files, progress).await }
+                async move { restore_pack(source, pack, jobs, files, progress).await }
             })
             .buffer_unordered(PACKS_IN_FLIGHT)
             .try_collect::<Vec<()>>()
@@ -313,11 +336,10 @@ impl Skeleton {
 async fn restore_pack(
     source: BlobSource,
     pack: PackId,
-    mut jobs: Vec<ChunkJob>,
+    jobs: Vec<ChunkJob>,
     files: Arc<Vec<PathBuf>>,
     progress: Arc<RestoreProgress>,
 ) -> Result<()> {
-    jobs.sort_by_key(|j| j.offset);
     let start = u64::from(jobs[0].offset);
     let end = jobs.iter().map(|j| u64::from(j.offset) + u64::from(j.length)).max().unwrap_or(start);
     let key = ObjectKey::pack(pack);
