@@ -7,9 +7,6 @@ use clap::Parser;
 use comet_agent::{Cli, display_chain};
 use tracing_subscriber::EnvFilter;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to standard error, filtered by RUST_LOG; by default only errors, since warnings

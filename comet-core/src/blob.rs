@@ -43,6 +43,14 @@ impl BlobSealer {
     /// The stored form of `plaintext`.
     pub fn seal(&mut self, kind: BlobKind, id: &BlobId, plaintext: &[u8]) -> Vec<u8> {
         let mut buf = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
+        self.seal_into(kind, id, plaintext, &mut buf);
+        buf
+    }
+
+    /// Like [`BlobSealer::seal`], into `buf` (cleared first), so buffers can be reused.
+    pub fn seal_into(&mut self, kind: BlobKind, id: &BlobId, plaintext: &[u8], buf: &mut Vec<u8>) {
+        buf.clear();
+        buf.reserve(plaintext.len() + SEAL_OVERHEAD);
         buf.resize(24 + plaintext.len().saturating_sub(1), 0);
         let compressed = match (&mut self.compressor, plaintext.len()) {
             (Some(c), 2..) => c.compress_to_buffer(plaintext, &mut buf[24..]).ok(),
@@ -54,8 +62,7 @@ impl BlobSealer {
             buf.truncate(24);
             buf.extend_from_slice(plaintext);
         }
-        self.cipher.seal_in_place(purpose(kind), &id.0, &mut buf);
-        buf
+        self.cipher.seal_in_place(purpose(kind), &id.0, buf);
     }
 }
 

@@ -70,7 +70,13 @@ pub struct FinishedPack {
 impl PackWriter {
     /// An empty pack for blobs of `kind`.
     pub fn new(kind: BlobKind, capacity: usize) -> Self {
-        Self { kind, buf: Vec::with_capacity(capacity), blobs: Vec::new() }
+        Self::with_buffer(kind, Vec::with_capacity(capacity))
+    }
+
+    /// An empty pack written into `buf` (cleared first; its capacity is reused).
+    pub fn with_buffer(kind: BlobKind, mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        Self { kind, buf, blobs: Vec::new() }
     }
 
     /// The kind of blobs this pack holds.

@@ -203,6 +203,7 @@ impl IndexedRepository {
                 index,
                 known_new: HashSet::new(),
                 sender: pipeline.sender(),
+                buffers: pipeline.chunk_buffers(),
                 progress: progress.clone(),
                 data_blobs: 0,
                 tree_blobs: 0,
@@ -364,6 +365,7 @@ struct BlobStore {
     index: Index,
     known_new: HashSet<(BlobKind, BlobId)>,
     sender: Sender<SealJob>,
+    buffers: pipeline::BufferPool,
     progress: Arc<BackupProgress>,
     data_blobs: u64,
     tree_blobs: u64,
@@ -375,7 +377,9 @@ impl BlobStore {
     fn save(&mut self, kind: BlobKind, plaintext: &[u8]) -> Result<BlobId> {
         let id = self.key.blob_id(plaintext);
         if !self.index.contains(kind, &id) && self.known_new.insert((kind, id)) {
-            let job = SealJob { kind, id, plaintext: plaintext.to_vec() };
+            let mut buf = self.buffers.take();
+            buf.extend_from_slice(plaintext);
+            let job = SealJob { kind, id, plaintext: buf };
             self.sender.send(job).map_err(|_| Error::Cancelled)?;
             match kind {
                 BlobKind::Data => self.data_blobs += 1,

@@ -210,7 +210,9 @@ impl IndexedRepository {
         // Phase 4: metadata.
         let warnings = tokio::task::spawn_blocking(move || {
             let mut warnings = Vec::new();
-            for (path, node) in file_nodes.iter().chain(dir_nodes.iter().rev()) {
+            // Directories were listed after their contents (post-order): deepest first, so setting a
+            // child never changes a parent already done.
+            for (path, node) in file_nodes.iter().chain(dir_nodes.iter()) {
                 warnings.extend(fsr::apply_metadata(path, node));
             }
             warnings

@@ -81,9 +81,39 @@ pub(crate) struct UploadOutcome {
     pub(crate) bytes_stored: u64,
 }
 
+/// Spare buffers handed back by the stage that consumed them to the stage that fills them.
+///
+/// Recycling keeps the pipeline from allocating and freeing megabyte buffers across threads,
+/// which makes glibc's malloc grow per-thread arenas (and peak memory) and serialises the
+/// threads on `mmap`/`munmap`.
+#[derive(Clone)]
+pub(crate) struct BufferPool {
+    tx: Sender<Vec<u8>>,
+    rx: Receiver<Vec<u8>>,
+}
+
+impl BufferPool {
+    fn new(capacity: usize) -> Self {
+        let (tx, rx) = crossbeam_channel::bounded(capacity);
+        Self { tx, rx }
+    }
+
+    /// A spare buffer, or a new empty one.
+    pub(crate) fn take(&self) -> Vec<u8> {
+        self.rx.try_recv().unwrap_or_default()
+    }
+
+    /// Gives a buffer back (dropped when the pool is full).
+    pub(crate) fn give(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        let _ = self.tx.try_send(buf);
+    }
+}
+
 /// The running back half. Feed it with [`Pipeline::sender`], then [`Pipeline::finish`].
 pub(crate) struct Pipeline {
     sender: Option<Sender<SealJob>>,
+    chunk_buffers: BufferPool,
     threads: Vec<std::thread::JoinHandle<()>>,
     uploader: tokio::task::JoinHandle<Result<UploadOutcome>>,
 }
@@ -102,29 +132,41 @@ impl Pipeline {
         let (seal_tx, seal_rx) = crossbeam_channel::bounded::<SealJob>(config.sealers * 2);
         let (pack_tx, pack_rx) = crossbeam_channel::bounded::<Sealed>(config.sealers * 2);
         let (upload_tx, upload_rx) = mpsc::channel::<FinishedPack>(1);
+        // Every buffer in a queue or a stage can be a spare one.
+        let chunk_buffers = BufferPool::new(config.sealers * 4 + 2);
+        let sealed_buffers = BufferPool::new(config.sealers * 4 + 2);
+        let pack_buffers = BufferPool::new(UPLOADS_IN_FLIGHT + 3);
         let mut threads = Vec::new();
         for n in 0..config.sealers {
             let rx = seal_rx.clone();
             let tx = pack_tx.clone();
             let sealer = BlobSealer::new(key.cipher(), config.compression_level);
+            let pools = (chunk_buffers.clone(), sealed_buffers.clone());
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("comet-seal-{n}"))
-                    .spawn(move || seal_loop(sealer, &rx, &tx))
+                    .spawn(move || seal_loop(sealer, &rx, &tx, &pools.0, &pools.1))
                     .expect("spawning a thread"),
             );
         }
         drop(pack_tx);
         let cipher = key.cipher();
         let pack_size = config.pack_size;
+        let pools = (sealed_buffers, pack_buffers.clone());
         threads.push(
             std::thread::Builder::new()
                 .name("comet-pack".into())
-                .spawn(move || pack_loop(&pack_rx, &upload_tx, &cipher, pack_size))
+                .spawn(move || pack_loop(&pack_rx, &upload_tx, &cipher, pack_size, &pools.0, &pools.1))
                 .expect("spawning a thread"),
         );
-        let uploader = runtime.spawn(upload_loop(vault, key.cipher(), upload_rx, config.clone(), counters));
-        Self { sender: Some(seal_tx), threads, uploader }
+        let uploader =
+            runtime.spawn(upload_loop(vault, key.cipher(), upload_rx, config.clone(), counters, pack_buffers));
+        Self { sender: Some(seal_tx), chunk_buffers, threads, uploader }
+    }
+
+    /// Spare buffers for the walker's chunk copies.
+    pub(crate) fn chunk_buffers(&self) -> BufferPool {
+        self.chunk_buffers.clone()
     }
 
     /// Where the walker sends new blobs.
@@ -151,18 +193,38 @@ impl Pipeline {
     }
 }
 
-fn seal_loop(mut sealer: BlobSealer, rx: &Receiver<SealJob>, tx: &Sender<Sealed>) {
+fn seal_loop(
+    mut sealer: BlobSealer,
+    rx: &Receiver<SealJob>,
+    tx: &Sender<Sealed>,
+    chunk_buffers: &BufferPool,
+    sealed_buffers: &BufferPool,
+) {
     for job in rx {
-        let stored = sealer.seal(job.kind, &job.id, &job.plaintext);
+        let mut stored = sealed_buffers.take();
+        sealer.seal_into(job.kind, &job.id, &job.plaintext, &mut stored);
         let sealed = Sealed { kind: job.kind, id: job.id, stored, raw_length: job.plaintext.len() as u32 };
+        chunk_buffers.give(job.plaintext);
         if tx.send(sealed).is_err() {
             return;
         }
     }
 }
 
-fn pack_loop(rx: &Receiver<Sealed>, tx: &mpsc::Sender<FinishedPack>, cipher: &Cipher, pack_size: usize) {
-    let mut data = PackWriter::new(BlobKind::Data, pack_size + (1 << 20));
+fn pack_loop(
+    rx: &Receiver<Sealed>,
+    tx: &mpsc::Sender<FinishedPack>,
+    cipher: &Cipher,
+    pack_size: usize,
+    sealed_buffers: &BufferPool,
+    pack_buffers: &BufferPool,
+) {
+    let new_data_pack = || {
+        let mut buf = pack_buffers.take();
+        buf.reserve(pack_size + (1 << 20));
+        PackWriter::with_buffer(BlobKind::Data, buf)
+    };
+    let mut data = new_data_pack();
     let mut tree = PackWriter::new(BlobKind::Tree, 1 << 20);
     for blob in rx {
         let writer = match blob.kind {
@@ -170,9 +232,11 @@ fn pack_loop(rx: &Receiver<Sealed>, tx: &mpsc::Sender<FinishedPack>, cipher: &Ci
             BlobKind::Tree => &mut tree,
         };
         writer.add(blob.id, &blob.stored, blob.raw_length);
+        sealed_buffers.give(blob.stored);
         if writer.len() >= pack_size || writer.blob_count() >= MAX_PACK_BLOBS {
-            let capacity = if blob.kind == BlobKind::Data { pack_size + (1 << 20) } else { 1 << 20 };
-            let full = std::mem::replace(writer, PackWriter::new(blob.kind, capacity));
+            let next =
+                if blob.kind == BlobKind::Data { new_data_pack() } else { PackWriter::new(BlobKind::Tree, 1 << 20) };
+            let full = std::mem::replace(writer, next);
             if tx.blocking_send(full.finish(cipher)).is_err() {
                 return;
             }
@@ -205,6 +269,7 @@ async fn upload_loop(
     mut rx: mpsc::Receiver<FinishedPack>,
     config: PipelineConfig,
     counters: Arc<UploadCounters>,
+    pack_buffers: BufferPool,
 ) -> Result<UploadOutcome> {
     let mut outcome = UploadOutcome::default();
     let mut unindexed: Vec<IndexPack> = Vec::new();
@@ -235,10 +300,16 @@ async fn upload_loop(
                     match pack {
                         Some(pack) => {
                             let vault = vault.clone();
+                            let pack_buffers = pack_buffers.clone();
                             in_flight.push(async move {
                                 let len = pack.bytes.len() as u64;
-                                let id = put_with_retry(&vault, ObjectKind::Pack, Bytes::from(pack.bytes)).await?;
+                                let bytes = Bytes::from(pack.bytes);
+                                let id = put_with_retry(&vault, ObjectKind::Pack, bytes.clone()).await?;
                                 debug_assert_eq!(id, pack.id);
+                                // The vault let go of its copy: the buffer serves the next pack.
+                                if let Ok(buf) = bytes.try_into_mut() {
+                                    pack_buffers.give(buf.into());
+                                }
                                 Ok::<_, Error>((id, pack.blobs, len))
                             });
                         }
