@@ -1,6 +1,7 @@
 //! End to end: backup of a 256 MiB mixed tree into an `InMemoryVault` (first and unchanged),
 //! and restore of its snapshot into an empty directory. Only the backup or restore call is
-//! timed: creating the vault, generating the tree and removing restored files are not.
+//! timed: creating the vault, generating the tree, removing restored files and the `sync` before
+//! each restore are not.
 //!
 //! The tree (`write_mixed_tree`): half 4 MiB random files, half 4–64 KiB text files. It is
 //! written once into a temporary directory and stays in the page cache.
@@ -62,7 +63,13 @@ fn end_to_end(c: &mut Criterion) {
 
     // One repository for the rest: its first snapshot is the parent of every unchanged backup.
     let mut repo = fresh_repo(&runtime);
-    let first = backup(&runtime, &mut repo, &options);
+    let first = report_cpu("cpu first backup", || backup(&runtime, &mut repo, &options));
+    report_cpu("cpu unchanged backup", || backup(&runtime, &mut repo, &options));
+    let target = tempfile::tempdir().expect("temporary directory");
+    sync_disks();
+    report_cpu("cpu restore", || runtime.block_on(repo.restore(&first.snapshot, &RestoreOptions::new(target.path()))))
+        .expect("restore");
+    drop(target);
     let summary = &first.snapshot.summary;
     eprintln!(
         "first backup: {} files, {} data blobs, {} tree blobs, {} packs, {} bytes stored of {} new",
@@ -90,6 +97,7 @@ fn end_to_end(c: &mut Criterion) {
             let mut timed = Duration::ZERO;
             for _ in 0..iters {
                 let target = tempfile::tempdir().expect("temporary directory");
+                sync_disks();
                 let start = Instant::now();
                 let outcome = runtime
                     .block_on(repo.restore(&first.snapshot, &RestoreOptions::new(target.path())))
@@ -107,6 +115,36 @@ fn end_to_end(c: &mut Criterion) {
         });
     });
     group.finish();
+}
+
+/// Flushes dirty pages (the files of the previous restore, their removal) to disk before a timed
+/// step, as the peer benchmark does, so one iteration's write-back does not slow the next.
+fn sync_disks() {
+    // `sync` is in every Unix base system; where it is missing, the run is only noisier.
+    let _ = std::process::Command::new("sync").status();
+}
+
+/// CPU time (user + system, all threads) this process has used so far, from `/proc/self/stat`
+/// (clock ticks of 10 ms on Linux); `None` elsewhere.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// Runs `work` once and reports its wall time, CPU time and the cores it kept busy.
+fn report_cpu<T>(what: &str, work: impl FnOnce() -> T) -> T {
+    let cpu = cpu_seconds();
+    let start = Instant::now();
+    let out = work();
+    let wall = start.elapsed().as_secs_f64();
+    if let (Some(before), Some(after)) = (cpu, cpu_seconds()) {
+        let used = after - before;
+        eprintln!("{what}: wall {wall:.3} s, CPU {used:.2} s (user + system), {:.2} cores", used / wall);
+    }
+    out
 }
 
 /// Compares a few restored files with their source, once.
