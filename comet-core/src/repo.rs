@@ -208,10 +208,7 @@ impl Repository {
         if cacheable && let Some(bytes) = self.cache.as_ref().and_then(|c| c.get(key)) {
             return Ok(bytes);
         }
-        let bytes = self.vault.get(key).await?;
-        if ObjectId::of(&bytes) != key.id() {
-            return Err(Error::corrupted(object_name(key), "contents do not match the object's id (hash)"));
-        }
+        let bytes = get_hashed(&self.vault, key).await?;
         if cacheable && let Some(cache) = &self.cache {
             cache.put(key, &bytes);
         }
@@ -386,10 +383,7 @@ impl BlobSource {
         let pack = if let Some(p) = memo.or_else(|| cache.get(key)) {
             p
         } else {
-            let p = self.vault.get(key).await?;
-            if ObjectId::of(&p) != key.id() {
-                return Err(Error::corrupted(object_name(key), "contents do not match the object's id (hash)"));
-            }
+            let p = get_hashed(&self.vault, key).await?;
             cache.put(key, &p);
             p
         };
@@ -414,6 +408,15 @@ impl BlobSource {
     }
 }
 
+/// Reads an object named by the hash of its bytes and checks that hash.
+pub(crate) async fn get_hashed(vault: &Arc<dyn Vault>, key: &ObjectKey) -> Result<Bytes> {
+    let bytes = vault.get(key).await?;
+    if ObjectId::of(&bytes) != key.id() {
+        return Err(Error::corrupted(object_name(key), "contents do not match the object's id (hash)"));
+    }
+    Ok(bytes)
+}
+
 /// Stores `bytes` as a new object of `kind` named by its hash. An object with the same bytes
 /// already there is success (the put was a retry).
 pub(crate) async fn put_object(vault: &Arc<dyn Vault>, kind: ObjectKind, bytes: Bytes) -> Result<ObjectId> {
@@ -428,10 +431,7 @@ pub(crate) async fn put_object(vault: &Arc<dyn Vault>, kind: ObjectKind, bytes: 
 async fn read_slots(vault: &Arc<dyn Vault>) -> Result<Vec<(ObjectId, KeySlot)>> {
     let mut slots = Vec::new();
     for meta in vault.list(ObjectKind::Key).await? {
-        let bytes = vault.get(&meta.key).await?;
-        if ObjectId::of(&bytes) != meta.key.id() {
-            return Err(Error::corrupted(object_name(&meta.key), "contents do not match the object's id (hash)"));
-        }
+        let bytes = get_hashed(vault, &meta.key).await?;
         let slot = KeySlot::decode(&bytes).map_err(|r| Error::corrupted(object_name(&meta.key), r))?;
         slots.push((meta.key.id(), slot));
     }

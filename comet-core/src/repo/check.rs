@@ -4,7 +4,7 @@ use comet_storage::ObjectKey;
 
 use super::IndexedRepository;
 use crate::error::{Error, Result, object_name};
-use crate::id::{ObjectId, PackId};
+use crate::id::PackId;
 use crate::pack;
 
 impl IndexedRepository {
@@ -12,11 +12,8 @@ impl IndexedRepository {
     /// against the index, and every blob (authentication, decompression, id).
     pub async fn verify_pack(&self, id: &PackId) -> Result<()> {
         let key = ObjectKey::pack(*id);
-        let bytes = self.vault.get(&key).await?;
+        let bytes = super::get_hashed(&self.vault, &key).await?;
         let corrupted = |reason: String| Error::corrupted(object_name(&key), reason);
-        if ObjectId::of(&bytes) != *id {
-            return Err(corrupted("contents do not match the object's id (hash)".into()));
-        }
         let header = pack::read_header(&self.cipher, &bytes).map_err(corrupted)?;
         let source = self.blob_source();
         for b in &header.blobs {
