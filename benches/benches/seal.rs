@@ -1,6 +1,9 @@
-//! Stage 3: compress + encrypt (`BlobSealer::seal`) and the reverse (`open_blob`: decrypt,
-//! decompress, verify the id) on 1 MiB chunks, random and text, at zstd level 0 (encryption
-//! only) and 3 (the default).
+//! Stage 3: compress + encrypt and the reverse (decrypt, decompress, verify the id) on 1 MiB
+//! chunks, random and text, at zstd level 0 (encryption only) and 3 (the default):
+//! - `seal`: `BlobSealer::seal_into` a reused buffer, as the backup pipeline does;
+//! - `open`: `BlobOpener::open` in place on a copy of the stored blob, as restore does (restore
+//!   copies the fetched range too when the vault still shares it);
+//! - `open_blob`: the allocating `open_blob`.
 //!
 //! Each iteration handles one 1 MiB chunk; successive iterations walk through 64 distinct
 //! chunks (64 MiB, larger than the caches) so no input stays cache-hot.
@@ -10,7 +13,7 @@ use std::hint::black_box;
 
 use comet_benches::{MIB, random_bytes, text_bytes};
 use comet_core::BlobKind;
-use comet_core::blob::{BlobSealer, open_blob};
+use comet_core::blob::{BlobOpener, BlobSealer, open_blob};
 use comet_core::crypto::MasterKey;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -44,17 +47,37 @@ fn seal_and_open(c: &mut Criterion) {
             let mut group = c.benchmark_group("seal");
             group.throughput(Throughput::Bytes(MIB as u64));
             let cursor = Cell::new(0);
+            let mut out = Vec::new();
             group.bench_function(&name, |b| {
                 b.iter(|| {
                     let n = next(&cursor);
-                    sealer.seal(BlobKind::Data, &ids[n], black_box(chunks[n]))
+                    sealer.seal_into(BlobKind::Data, &ids[n], black_box(chunks[n]), &mut out);
+                    out.len()
                 });
             });
             group.finish();
 
-            // Throughput of `open` counts the plaintext produced, as for decompression.
+            // Throughput of opening counts the plaintext produced, as for decompression.
             let cipher = key.cipher();
             let mut group = c.benchmark_group("open");
+            group.throughput(Throughput::Bytes(MIB as u64));
+            let cursor = Cell::new(0);
+            let mut opener = BlobOpener::new();
+            let mut scratch = Vec::new();
+            group.bench_function(&name, |b| {
+                b.iter(|| {
+                    let n = next(&cursor);
+                    scratch.clear();
+                    scratch.extend_from_slice(black_box(&stored[n]));
+                    let plain = opener
+                        .open(&key, &cipher, BlobKind::Data, &ids[n], MIB as u32, &mut scratch)
+                        .expect("a blob sealed above opens");
+                    plain.len()
+                });
+            });
+            group.finish();
+
+            let mut group = c.benchmark_group("open_blob");
             group.throughput(Throughput::Bytes(MIB as u64));
             let cursor = Cell::new(0);
             group.bench_function(&name, |b| {
