@@ -3,11 +3,18 @@
 
 mod backup;
 mod cat;
+mod check;
 mod diff;
+mod find;
+mod forget;
 mod init;
+mod key;
 mod ls;
+mod prune;
+mod repair;
 mod restore;
 mod snapshots;
+mod stats;
 
 use crate::cli::Command;
 use crate::context::Context;
@@ -24,5 +31,12 @@ pub(crate) async fn run(context: &Context, command: &Command, printer: &mut Prin
         Command::Restore(args) => restore::run(context, args, printer).await,
         Command::Diff(args) => diff::run(context, args, printer).await,
         Command::Cat(args) => cat::run(context, args, printer).await,
+        Command::Forget(args) => forget::run(context, args, printer).await,
+        Command::Key(args) => key::run(context, args, printer).await,
+        Command::Stats(args) => stats::run(context, args, printer).await,
+        Command::Find(args) => find::run(context, args, printer).await,
+        Command::Prune(args) => prune::run(context, args, printer).await,
+        Command::Check(args) => check::run(context, args, printer).await,
+        Command::Repair(args) => repair::run(context, args, printer).await,
     }
 }

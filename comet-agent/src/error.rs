@@ -60,6 +60,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// `check` found damage (the report was printed).
+    #[error("{0}")]
+    Damaged(String),
+
     /// Writing the results to standard output failed.
     #[error("writing output: {0}")]
     Output(#[source] std::io::Error),

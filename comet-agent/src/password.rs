@@ -79,6 +79,47 @@ fn resolve(
     Ok(password)
 }
 
+/// Environment variable holding a new password (`key add`, `key passwd`).
+pub(crate) const NEW_PASSWORD_ENV: &str = "COMET_NEW_PASSWORD";
+
+/// Gets a new password for a key slot: the first line of `file`, else `COMET_NEW_PASSWORD`,
+/// else a prompt on the terminal, typed twice. Standard input is not read: it may already have
+/// given the current password.
+pub(crate) fn read_new_password(file: Option<&Path>) -> Result<Password> {
+    resolve_new(file, std::env::var_os(NEW_PASSWORD_ENV), std::io::stdin().is_terminal(), &prompt)
+}
+
+/// [`read_new_password`] with its inputs given, for tests.
+fn resolve_new(
+    file: Option<&Path>,
+    env: Option<OsString>,
+    interactive: bool,
+    prompt: &dyn Fn(&str) -> std::io::Result<Password>,
+) -> Result<Password> {
+    let password = if let Some(path) = file {
+        let contents = Zeroizing::new(std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?);
+        first_line(&contents)
+    } else if let Some(value) = env {
+        Zeroizing::new(value.into_vec())
+    } else if interactive {
+        let prompt_error = |e: std::io::Error| Error::Password(format!("cannot read it from the terminal: {e}"));
+        let first = prompt("enter the new password: ").map_err(prompt_error)?;
+        let again = prompt("enter the new password again: ").map_err(prompt_error)?;
+        if *again != *first {
+            return Err(Error::Password("the two new passwords differ".into()));
+        }
+        first
+    } else {
+        return Err(Error::Password(format!(
+            "no new password given: use --new-password-file, set {NEW_PASSWORD_ENV}, or type it on a terminal"
+        )));
+    };
+    if password.is_empty() {
+        return Err(Error::Password("the new password is empty".into()));
+    }
+    Ok(password)
+}
+
 /// The first line of `bytes`, without its line ending (`\n` or `\r\n`).
 fn first_line(bytes: &[u8]) -> Password {
     let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
@@ -124,6 +165,29 @@ mod tests {
         assert!(matches!(run(Some(""), None, false, "", Purpose::Open), Err(Error::Password(_))));
         let missing = Path::new("/nonexistent/comet/password");
         assert!(matches!(run(None, Some(missing), false, "", Purpose::Open), Err(Error::Io { .. })));
+    }
+
+    #[test]
+    fn new_password_from_file_then_environment_then_terminal() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("new");
+        std::fs::write(&file, "new from file\nrest\n").unwrap();
+        let new = |file: Option<&Path>, env: Option<&str>, interactive: bool| {
+            resolve_new(file, env.map(OsString::from), interactive, &no_prompt).map(|p| p.to_vec())
+        };
+        assert_eq!(new(Some(&file), Some("from env"), true).unwrap(), b"new from file");
+        assert_eq!(new(None, Some("from env"), true).unwrap(), b"from env");
+        assert!(matches!(new(None, None, false), Err(Error::Password(_))), "standard input is not read");
+        assert!(matches!(new(None, Some(""), false), Err(Error::Password(_))));
+        let twice = |_: &str| Ok(Zeroizing::new(b"typed".to_vec()));
+        assert_eq!(resolve_new(None, None, true, &twice).unwrap().as_slice(), b"typed");
+        let asked = Cell::new(0);
+        let differ = |_: &str| {
+            asked.set(asked.get() + 1);
+            Ok(Zeroizing::new(if asked.get() == 1 { b"one".to_vec() } else { b"two".to_vec() }))
+        };
+        let err = resolve_new(None, None, true, &differ).unwrap_err();
+        assert!(err.to_string().contains("differ"), "{err}");
     }
 
     #[test]

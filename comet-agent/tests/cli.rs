@@ -5,7 +5,12 @@ mod cli {
     mod backup;
     mod browse;
     pub(crate) mod common;
+    mod find;
+    mod forget;
     mod init;
+    mod keys;
     mod kill;
+    mod maintenance;
     mod restore;
+    mod stats;
 }

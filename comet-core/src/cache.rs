@@ -52,6 +52,12 @@ impl Cache {
             let _ = fs::remove_file(&tmp.0);
         }
     }
+
+    /// Drops the entry of `key`, if any. Failures are ignored: an entry that stays is only
+    /// unused space, since reads always go through a listing of the vault.
+    pub(crate) fn remove(&self, key: &ObjectKey) {
+        let _ = fs::remove_file(self.path(key));
+    }
 }
 
 fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, fs::File)> {
@@ -77,5 +83,9 @@ mod tests {
         assert_eq!(cache.get(&key).unwrap(), Bytes::from_static(b"abc"));
         fs::write(cache.path(&key), b"abd").unwrap();
         assert!(cache.get(&key).is_none(), "damaged entry served");
+        cache.put(&key, b"abc");
+        cache.remove(&key);
+        assert!(cache.get(&key).is_none(), "removed entry served");
+        cache.remove(&key);
     }
 }

@@ -96,6 +96,25 @@ pub enum Error {
     #[error("invalid option: {0}")]
     InvalidOption(String),
 
+    /// A writer's session heartbeat is older than half the expiry: a prune may have treated
+    /// it as gone, so it does not commit.
+    #[error(
+        "this session's last heartbeat is {seconds} s old: a concurrent prune may consider it gone, \
+         so nothing was committed; run the command again"
+    )]
+    SessionExpired {
+        /// Age of the last heartbeat.
+        seconds: i64,
+    },
+
+    /// Another process holds what this operation needs exclusively (another prune).
+    #[error("{0}")]
+    Busy(String),
+
+    /// The vault lacks data that snapshots need; prune refuses to run until it is repaired.
+    #[error("the vault is damaged: {0}")]
+    Damaged(String),
+
     /// The work was cancelled.
     #[error("cancelled")]
     Cancelled,
@@ -115,6 +134,16 @@ impl Error {
     /// Whether the failure is in the storage layer and may go away on retry.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Storage(e) if e.is_retryable())
+    }
+
+    /// Whether the error means stored data is lost or damaged (a missing object or blob, a
+    /// failed authentication or hash): a restore saves everything else.
+    pub fn is_data_loss(&self) -> bool {
+        match self {
+            Self::Corrupted { .. } | Self::MissingBlob { .. } => true,
+            Self::Storage(e) => matches!(e.kind(), StorageErrorKind::NotFound | StorageErrorKind::Invalid),
+            _ => false,
+        }
     }
 
     /// Whether the storage reported a full disk or quota.

@@ -54,11 +54,11 @@ pub struct Filter {
     if_present: Vec<Vec<u8>>,
 }
 
-fn nfc(s: &str) -> String {
+pub(crate) fn nfc(s: &str) -> String {
     s.nfc().collect()
 }
 
-fn nfc_bytes(b: &[u8]) -> Cow<'_, str> {
+pub(crate) fn nfc_bytes(b: &[u8]) -> Cow<'_, str> {
     let s = String::from_utf8_lossy(b);
     if unicode_normalization::is_nfc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
         s

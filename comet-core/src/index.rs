@@ -6,6 +6,10 @@
 //! per blob kind a table sorted by id of 48-byte entries (id 32, pack number 4, offset 4,
 //! length 4, raw length 4), binary-searched, plus a small hash map for blobs added since the
 //! last compaction.
+//!
+//! A pack can be *marked* for deletion by prune (`marked_ns` set). A marked pack is still
+//! readable, but a backup never deduplicates against it: its blobs count as absent. A pack
+//! marked in any index file is marked, whatever other files say (see `docs/format.md`, prune).
 
 use std::collections::HashMap;
 
@@ -16,8 +20,8 @@ use crate::crypto::{Cipher, NO_ID, Purpose};
 use crate::id::{BlobId, BlobKind, PackId};
 use crate::pack::PackBlob;
 
-/// Format version of index files.
-pub const INDEX_VERSION: u32 = 1;
+/// Format version of index files written by this build. Version 1 (no marks) is still read.
+pub const INDEX_VERSION: u32 = 2;
 
 /// Largest decompressed index file accepted.
 const MAX_INDEX_PLAIN: usize = codec::MAX_ENCODED;
@@ -39,9 +43,39 @@ pub struct IndexPack {
     pub id: PackId,
     /// Its blobs, as in its header.
     pub blobs: Vec<PackBlob>,
+    /// Set when prune marked the pack for deletion: the time (ns since the epoch) after which
+    /// the mark is certainly visible to every reader (see prune).
+    pub marked_ns: Option<i64>,
+}
+
+impl IndexPack {
+    /// A live (unmarked) pack.
+    pub fn live(id: PackId, blobs: Vec<PackBlob>) -> Self {
+        Self { id, blobs, marked_ns: None }
+    }
+}
+
+/// Index files of version 1: packs without marks.
+#[derive(Deserialize)]
+struct IndexFileV1 {
+    #[allow(dead_code)]
+    version: u32,
+    packs: Vec<IndexPackV1>,
+}
+
+#[derive(Deserialize)]
+struct IndexPackV1 {
+    #[serde(with = "crate::id::object_id_serde")]
+    id: PackId,
+    blobs: Vec<PackBlob>,
 }
 
 impl IndexFile {
+    /// An index file of this build's version listing `packs`.
+    pub fn new(packs: Vec<IndexPack>) -> Self {
+        Self { version: INDEX_VERSION, packs }
+    }
+
     /// Stored bytes: compressed, then sealed.
     pub fn seal(&self, cipher: &Cipher) -> Vec<u8> {
         let plain = codec::encode(self);
@@ -52,7 +86,7 @@ impl IndexFile {
         cipher.seal(Purpose::Index, &NO_ID, &framed)
     }
 
-    /// Opens stored bytes.
+    /// Opens stored bytes (this version or version 1).
     pub fn open(cipher: &Cipher, stored: &[u8]) -> Result<Self, String> {
         let framed = cipher.open(Purpose::Index, &NO_ID, stored).ok_or("authentication failed")?;
         let (len, compressed) = framed.split_at_checked(4).ok_or("too short")?;
@@ -64,11 +98,21 @@ impl IndexFile {
         if plain.len() != len {
             return Err("decompressed size mismatch".into());
         }
-        let file: Self = codec::decode(&plain)?;
-        if file.version != INDEX_VERSION {
-            return Err(format!("unsupported index version {}", file.version));
+        // The version is the first field: read it before decoding the rest.
+        match codec::decode_prefix::<u32>(&plain)? {
+            1 => {
+                let v1: IndexFileV1 = codec::decode(&plain)?;
+                let packs = v1.packs.into_iter().map(|p| IndexPack::live(p.id, p.blobs)).collect();
+                Ok(Self::new(packs))
+            }
+            INDEX_VERSION => codec::decode(&plain),
+            other => Err(format!("unsupported index version {other} (this build reads up to {INDEX_VERSION})")),
         }
-        Ok(file)
+    }
+
+    /// Number of blobs listed.
+    pub fn blob_count(&self) -> usize {
+        self.packs.iter().map(|p| p.blobs.len()).sum()
     }
 }
 
@@ -136,18 +180,69 @@ impl Table {
 }
 
 /// All index files merged: the in-memory map from blob id to location.
+///
+/// Load live packs before marked ones ([`Index::add_file`] does it per file;
+/// [`Index::from_files`] across files): a blob keeps its first location, so it is read from a
+/// live pack whenever one holds it.
 #[derive(Debug, Default)]
 pub struct Index {
     packs: Vec<PackId>,
+    /// Mark time of each pack number, `None` for live packs.
+    marks: Vec<Option<i64>>,
     pack_numbers: HashMap<PackId, u32>,
     data: Table,
     tree: Table,
+}
+
+/// One blob as stored in the index, with its position in the sorted table of its kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// The blob.
+    pub id: BlobId,
+    /// Its pack's number (see [`Index::pack`]).
+    pub pack: u32,
+    /// Offset in the pack.
+    pub offset: u32,
+    /// Stored length.
+    pub length: u32,
+    /// Plaintext length.
+    pub raw_length: u32,
 }
 
 impl Index {
     /// An empty index.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Merges index files: live packs of every file first, then marked packs. A pack marked in
+    /// any file is marked.
+    pub fn from_files<'a>(files: impl IntoIterator<Item = &'a IndexFile> + Clone) -> Self {
+        let mut marked: HashMap<PackId, i64> = HashMap::new();
+        for file in files.clone() {
+            for p in &file.packs {
+                if let Some(t) = p.marked_ns {
+                    let e = marked.entry(p.id).or_insert(t);
+                    *e = (*e).max(t);
+                }
+            }
+        }
+        let mut index = Self::new();
+        for file in files.clone() {
+            for p in file.packs.iter().filter(|p| !marked.contains_key(&p.id)) {
+                index.add_pack(p.id, &p.blobs);
+            }
+        }
+        for file in files {
+            for p in file.packs.iter().filter(|p| p.marked_ns.is_some()) {
+                index.add_pack(p.id, &p.blobs);
+            }
+        }
+        for (id, t) in marked {
+            index.mark(&id, t);
+        }
+        index.compact();
+        index
     }
 
     fn table(&self, kind: BlobKind) -> &Table {
@@ -157,12 +252,17 @@ impl Index {
         }
     }
 
+    fn number(&mut self, pack: PackId) -> u32 {
+        *self.pack_numbers.entry(pack).or_insert_with(|| {
+            self.packs.push(pack);
+            self.marks.push(None);
+            (self.packs.len() - 1) as u32
+        })
+    }
+
     /// Adds every blob of `pack`. A blob already known keeps its first location.
     pub fn add_pack(&mut self, pack: PackId, blobs: &[PackBlob]) {
-        let number = *self.pack_numbers.entry(pack).or_insert_with(|| {
-            self.packs.push(pack);
-            (self.packs.len() - 1) as u32
-        });
+        let number = self.number(pack);
         for b in blobs {
             let e = Entry { id: b.id, pack: number, offset: b.offset, length: b.length, raw_length: b.raw_length };
             match b.kind {
@@ -172,10 +272,21 @@ impl Index {
         }
     }
 
-    /// Adds an index file.
+    /// Records that `pack` is marked for deletion since `marked_ns` (known packs only).
+    pub fn mark(&mut self, pack: &PackId, marked_ns: i64) {
+        if let Some(&n) = self.pack_numbers.get(pack) {
+            self.marks[n as usize] = Some(marked_ns);
+        }
+    }
+
+    /// Adds an index file, its live packs first.
     pub fn add_file(&mut self, file: &IndexFile) {
-        for p in &file.packs {
+        for p in file.packs.iter().filter(|p| p.marked_ns.is_none()) {
             self.add_pack(p.id, &p.blobs);
+        }
+        for p in file.packs.iter().filter(|p| p.marked_ns.is_some()) {
+            self.add_pack(p.id, &p.blobs);
+            self.mark(&p.id, p.marked_ns.unwrap_or_default());
         }
     }
 
@@ -185,7 +296,7 @@ impl Index {
         self.tree.compact();
     }
 
-    /// Where blob `id` of `kind` is.
+    /// Where blob `id` of `kind` is (live or marked pack): for reading.
     pub fn get(&self, kind: BlobKind, id: &BlobId) -> Option<BlobLocation> {
         self.table(kind).get(id).map(|e| BlobLocation {
             pack: self.packs[e.pack as usize],
@@ -195,12 +306,30 @@ impl Index {
         })
     }
 
-    /// Whether blob `id` of `kind` is indexed.
+    /// Whether blob `id` of `kind` is in a live pack: whether a backup may refer to it instead
+    /// of storing it again. Blobs only in marked packs do not count.
     pub fn contains(&self, kind: BlobKind, id: &BlobId) -> bool {
+        self.table(kind).get(id).is_some_and(|e| self.marks[e.pack as usize].is_none())
+    }
+
+    /// Whether blob `id` of `kind` is indexed at all (live or marked pack): whether it can be
+    /// read.
+    pub fn contains_any(&self, kind: BlobKind, id: &BlobId) -> bool {
         self.table(kind).get(id).is_some()
     }
 
-    /// Whether `pack` is indexed.
+    /// The entry of blob `id` of `kind`, with its pack number.
+    pub fn get_entry(&self, kind: BlobKind, id: &BlobId) -> Option<IndexEntry> {
+        self.table(kind).get(id).map(|e| IndexEntry {
+            id: e.id,
+            pack: e.pack,
+            offset: e.offset,
+            length: e.length,
+            raw_length: e.raw_length,
+        })
+    }
+
+    /// Whether `pack` is indexed (live or marked).
     pub fn has_pack(&self, pack: &PackId) -> bool {
         self.pack_numbers.contains_key(pack)
     }
@@ -215,9 +344,71 @@ impl Index {
         self.packs.len()
     }
 
-    /// Every indexed pack.
+    /// Every indexed pack (live and marked), by pack number.
     pub fn packs(&self) -> &[PackId] {
         &self.packs
+    }
+
+    /// The pack with number `n`.
+    pub fn pack(&self, n: u32) -> PackId {
+        self.packs[n as usize]
+    }
+
+    /// The number of `pack`, if indexed.
+    pub fn pack_number(&self, pack: &PackId) -> Option<u32> {
+        self.pack_numbers.get(pack).copied()
+    }
+
+    /// When pack number `n` was marked for deletion, if it was.
+    pub fn marked_ns(&self, n: u32) -> Option<i64> {
+        self.marks[n as usize]
+    }
+
+    /// Position of blob `id` in the sorted table of `kind` (after [`compact`](Self::compact)):
+    /// a dense number in `0..blob_count(kind)`, for bit sets over blobs.
+    pub fn position(&self, kind: BlobKind, id: &BlobId) -> Option<usize> {
+        let table = self.table(kind);
+        debug_assert!(table.recent.is_empty(), "position() needs a compacted index");
+        table.sorted.binary_search_by(|e| e.id.cmp(id)).ok()
+    }
+
+    /// Every blob of `kind` in position order (after [`compact`](Self::compact)).
+    pub fn entries(&self, kind: BlobKind) -> impl Iterator<Item = IndexEntry> + '_ {
+        self.table(kind).sorted.iter().map(|e| IndexEntry {
+            id: e.id,
+            pack: e.pack,
+            offset: e.offset,
+            length: e.length,
+            raw_length: e.raw_length,
+        })
+    }
+
+    /// The blob at `position` in the sorted table of `kind`.
+    pub fn entry_at(&self, kind: BlobKind, position: usize) -> IndexEntry {
+        let e = &self.table(kind).sorted[position];
+        IndexEntry { id: e.id, pack: e.pack, offset: e.offset, length: e.length, raw_length: e.raw_length }
+    }
+
+    /// The blobs whose location is in one of the packs numbered `packs` (sorted by offset per
+    /// pack), read from the compacted tables: one pass over every entry, so callers batch
+    /// packs to bound memory.
+    pub fn blobs_of_packs(&self, packs: std::ops::Range<u32>) -> Vec<Vec<PackBlob>> {
+        let mut out = vec![Vec::new(); packs.len()];
+        for kind in [BlobKind::Data, BlobKind::Tree] {
+            for e in self.entries(kind).filter(|e| packs.contains(&e.pack)) {
+                out[(e.pack - packs.start) as usize].push(PackBlob {
+                    kind,
+                    id: e.id,
+                    offset: e.offset,
+                    length: e.length,
+                    raw_length: e.raw_length,
+                });
+            }
+        }
+        for blobs in &mut out {
+            blobs.sort_unstable_by_key(|b| b.offset);
+        }
+        out
     }
 }
 
@@ -233,13 +424,11 @@ mod tests {
     #[test]
     fn file_round_trip_and_tamper() {
         let key = MasterKey::generate();
-        let file = IndexFile {
-            version: INDEX_VERSION,
-            packs: vec![IndexPack {
-                id: PackId::of(b"p"),
-                blobs: vec![blob(BlobKind::Data, 1, 0), blob(BlobKind::Tree, 2, 100)],
-            }],
-        };
+        let file = IndexFile::new(vec![IndexPack {
+            id: PackId::of(b"p"),
+            blobs: vec![blob(BlobKind::Data, 1, 0), blob(BlobKind::Tree, 2, 100)],
+            marked_ns: Some(7),
+        }]);
         let sealed = file.seal(&key.cipher());
         assert_eq!(IndexFile::open(&key.cipher(), &sealed).unwrap(), file);
         let mut bad = sealed.clone();
@@ -262,5 +451,58 @@ mod tests {
         index.compact();
         assert_eq!(index.get(BlobKind::Data, &BlobId([3; 32])).unwrap().offset, 0);
         assert_eq!(index.pack_count(), 2);
+    }
+
+    #[test]
+    fn version_1_files_are_read() {
+        #[derive(Serialize)]
+        struct V1 {
+            version: u32,
+            packs: Vec<P1>,
+        }
+        #[derive(Serialize)]
+        struct P1 {
+            #[serde(with = "crate::id::object_id_serde")]
+            id: PackId,
+            blobs: Vec<PackBlob>,
+        }
+        let key = MasterKey::generate();
+        let v1 = V1 { version: 1, packs: vec![P1 { id: PackId::of(b"p"), blobs: vec![blob(BlobKind::Data, 1, 0)] }] };
+        let plain = codec::encode(&v1);
+        let mut framed = (plain.len() as u32).to_le_bytes().to_vec();
+        framed.extend_from_slice(&zstd::bulk::compress(&plain, 3).unwrap());
+        let sealed = key.cipher().seal(Purpose::Index, &NO_ID, &framed);
+        let file = IndexFile::open(&key.cipher(), &sealed).unwrap();
+        assert_eq!(file.version, INDEX_VERSION);
+        assert_eq!(file.packs, vec![IndexPack::live(PackId::of(b"p"), vec![blob(BlobKind::Data, 1, 0)])]);
+    }
+
+    #[test]
+    fn marked_packs_are_readable_but_not_deduplicated_against() {
+        let live = PackId::of(b"live");
+        let dead = PackId::of(b"dead");
+        let files = [
+            // The marked copy of blob 1 comes first, yet the live copy wins.
+            IndexFile::new(vec![IndexPack {
+                id: dead,
+                blobs: vec![blob(BlobKind::Data, 1, 0), blob(BlobKind::Data, 2, 100)],
+                marked_ns: Some(5),
+            }]),
+            IndexFile::new(vec![IndexPack::live(live, vec![blob(BlobKind::Data, 1, 0)])]),
+            // Another file still lists the dead pack as live: the mark wins.
+            IndexFile::new(vec![IndexPack::live(dead, vec![blob(BlobKind::Data, 2, 100)])]),
+        ];
+        let index = Index::from_files(&files);
+        assert_eq!(index.get(BlobKind::Data, &BlobId([1; 32])).unwrap().pack, live);
+        assert!(index.contains(BlobKind::Data, &BlobId([1; 32])));
+        assert_eq!(index.get(BlobKind::Data, &BlobId([2; 32])).unwrap().pack, dead, "still readable");
+        assert!(!index.contains(BlobKind::Data, &BlobId([2; 32])), "never deduplicated against");
+        let n = index.pack_number(&dead).unwrap();
+        assert_eq!(index.marked_ns(n), Some(5));
+        assert_eq!(index.marked_ns(index.pack_number(&live).unwrap()), None);
+        let pos = index.position(BlobKind::Data, &BlobId([2; 32])).unwrap();
+        assert_eq!(index.entries(BlobKind::Data).nth(pos).unwrap().id, BlobId([2; 32]));
+        let by_pack = index.blobs_of_packs(0..index.pack_count() as u32);
+        assert_eq!(by_pack[n as usize].len(), 1);
     }
 }

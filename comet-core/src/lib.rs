@@ -42,6 +42,7 @@
 pub mod blob;
 mod cache;
 pub mod chunker;
+pub mod clock;
 mod codec;
 pub mod config;
 pub mod crypto;
@@ -53,6 +54,7 @@ pub mod index;
 pub mod keyslot;
 pub mod pack;
 mod repo;
+pub mod retention;
 pub mod snapshot;
 pub mod tree;
 
@@ -63,7 +65,10 @@ pub use error::{Error, Result};
 pub use filter::FilterOptions;
 pub use id::{BlobId, BlobKind, ChunkId, IndexId, ObjectId, PackId, SnapshotId, TreeId};
 pub use repo::{
-    BackupOptions, BackupOutcome, BackupProgress, DiffEntry, DiffKind, IndexedRepository, InitOptions, InitOutcome,
-    LsEntry, Repository, RestoreOptions, RestoreOutcome, RestoreProgress,
+    AffectedSnapshot, BackupOptions, BackupOutcome, BackupProgress, CheckOptions, CheckProblem, CheckReport,
+    DAMAGED_XATTR, DiffEntry, DiffKind, IndexedRepository, InitOptions, InitOutcome, LsEntry, PackCount, ProblemKind,
+    PruneOptions, PruneReport, REPAIRED_TAG, ReadData, RepairIndexReport, RepairSnapshotsReport, RepairedSnapshot,
+    Repository, RestoreOptions, RestoreOutcome, RestoreProgress, SessionKind, SessionSettings,
 };
+pub use repo::{FindMatch, FindOptions, KeyInfo, RawData, RestoreSize, Stats, VaultTotals};
 pub use snapshot::{BackupSummary, Snapshot};

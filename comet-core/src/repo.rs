@@ -8,11 +8,17 @@
 mod backup;
 mod check;
 mod diff;
+mod find;
+mod forget;
+mod keys;
 mod ls;
+mod prune;
+mod repair;
 mod restore;
 mod session;
+mod stats;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -21,12 +27,20 @@ use comet_storage::{ObjectKey, ObjectKind, Vault};
 use futures::StreamExt;
 
 pub use backup::{BackupOptions, BackupOutcome, BackupProgress};
+pub use check::{AffectedSnapshot, CheckOptions, CheckProblem, CheckReport, ProblemKind, ReadData};
 pub use diff::{DiffEntry, DiffKind};
+pub use find::{FindMatch, FindOptions};
+pub use keys::KeyInfo;
 pub use ls::LsEntry;
+pub use prune::{PackCount, PruneOptions, PruneReport};
+pub use repair::{DAMAGED_XATTR, REPAIRED_TAG, RepairIndexReport, RepairSnapshotsReport, RepairedSnapshot};
 pub use restore::{RestoreOptions, RestoreOutcome, RestoreProgress};
+pub use session::{SessionKind, SessionSettings};
+pub use stats::{RawData, RestoreSize, Stats, VaultTotals};
 
 use crate::blob::open_blob;
 use crate::cache::Cache;
+use crate::clock::{Clock, SystemClock};
 use crate::config::VaultConfig;
 use crate::crypto::kdf::KdfParams;
 use crate::crypto::{Cipher, MasterKey};
@@ -81,10 +95,14 @@ pub enum InitOutcome {
 #[derive(Debug)]
 pub struct Repository {
     vault: Arc<dyn Vault>,
+    /// The key slot it was opened (or created) with.
+    key_id: ObjectId,
     key: MasterKey,
     cipher: Cipher,
     config: VaultConfig,
     cache: Option<Cache>,
+    clock: Arc<dyn Clock>,
+    sessions: SessionSettings,
 }
 
 impl Repository {
@@ -104,8 +122,8 @@ impl Repository {
             Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
         }
-        let (key, outcome) = if let Some(key) = unlock_any_slot(&vault, password).await? {
-            (key, InitOutcome::Completed)
+        let (key_id, key, outcome) = if let Some((key_id, key)) = unlock_any_slot(&vault, password).await? {
+            (key_id, key, InitOutcome::Completed)
         } else {
             {
                 let key = MasterKey::generate();
@@ -118,8 +136,8 @@ impl Repository {
                 .await
                 .expect("key wrapping does not panic")
                 .map_err(Error::InvalidOption)?;
-                put_object(&vault, ObjectKind::Key, Bytes::from(slot.encode())).await?;
-                (key, InitOutcome::Created)
+                let key_id = put_object(&vault, ObjectKind::Key, Bytes::from(slot.encode())).await?;
+                (key_id, key, InitOutcome::Created)
             }
         };
         let cipher = key.cipher();
@@ -132,7 +150,16 @@ impl Repository {
             }
             Err(e) => return Err(e.into()),
         }
-        let repo = Self { vault, key, cipher, config: options.config.clone(), cache: None };
+        let repo = Self {
+            vault,
+            key_id,
+            key,
+            cipher,
+            config: options.config.clone(),
+            cache: None,
+            clock: Arc::new(SystemClock),
+            sessions: SessionSettings::default(),
+        };
         Ok((repo, outcome))
     }
 
@@ -156,7 +183,18 @@ impl Repository {
                     unlocked_any = true;
                     let cipher = key.cipher();
                     match crate::config::VaultConfig::open(&cipher, &config_bytes) {
-                        Some(Ok(config)) => return Ok(Self { vault, key, cipher, config, cache: None }),
+                        Some(Ok(config)) => {
+                            return Ok(Self {
+                                vault,
+                                key_id: id,
+                                key,
+                                cipher,
+                                config,
+                                cache: None,
+                                clock: Arc::new(SystemClock),
+                                sessions: SessionSettings::default(),
+                            });
+                        }
                         Some(Err(reason)) => return Err(Error::corrupted("config", reason)),
                         // A slot of another (abandoned) init: try the others.
                         None => {}
@@ -178,6 +216,25 @@ impl Repository {
     pub fn with_cache(mut self, root: &std::path::Path) -> Self {
         self.cache = Some(Cache::new(root, &self.config.id_hex()));
         self
+    }
+
+    /// Uses `clock` for session heartbeats, grace periods and snapshot times (tests move time).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets how often writer sessions beat and when they expire.
+    #[must_use]
+    pub fn with_session_settings(mut self, settings: SessionSettings) -> Self {
+        self.sessions = settings;
+        self
+    }
+
+    /// The clock this repository reads time from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The vault.
@@ -215,20 +272,33 @@ impl Repository {
         Ok(bytes)
     }
 
+    /// Drops an object deleted from the vault from the local cache.
+    pub(crate) fn forget_cached(&self, key: &ObjectKey) {
+        if let Some(cache) = &self.cache {
+            cache.remove(key);
+        }
+    }
+
     /// Every snapshot, oldest first.
     pub async fn snapshots(&self) -> Result<Vec<(SnapshotId, Snapshot)>> {
         let listed = self.vault.list(ObjectKind::Snapshot).await?;
         let mut out: Vec<(SnapshotId, Snapshot)> = futures::stream::iter(listed)
             .map(|meta| async move {
-                let bytes = self.get_verified(&meta.key).await?;
+                let bytes = match self.get_verified(&meta.key).await {
+                    Ok(bytes) => bytes,
+                    // Forgotten since the listing.
+                    Err(Error::Storage(e)) if e.is_not_found() => return Ok(None),
+                    Err(e) => return Err(e),
+                };
                 let snap =
                     Snapshot::open(&self.cipher, &bytes).map_err(|r| Error::corrupted(object_name(&meta.key), r))?;
-                Ok::<_, Error>((meta.key.id(), snap))
+                Ok::<_, Error>(Some((meta.key.id(), snap)))
             })
             .buffer_unordered(LOAD_CONCURRENCY)
             .collect::<Vec<_>>()
             .await
             .into_iter()
+            .filter_map(Result::transpose)
             .collect::<Result<_>>()?;
         out.sort_by(|a, b| a.1.time_ns.cmp(&b.1.time_ns).then(a.0.cmp(&b.0)));
         Ok(out)
@@ -255,33 +325,55 @@ impl Repository {
 
     /// Loads every index file into memory.
     pub async fn load_index(self) -> Result<IndexedRepository> {
+        let (index, loaded) = self.read_index().await?;
+        let source = self.blob_source();
+        Ok(IndexedRepository { repo: self, index, loaded, source })
+    }
+
+    /// Reads every index file and merges them. An index file listed but gone when read was
+    /// replaced by a prune meanwhile: the listing is taken again (a few times at most).
+    pub(crate) async fn read_index(&self) -> Result<(Index, BTreeSet<ObjectId>)> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.read_index_files().await {
+                Ok((files, ids)) => return Ok((Index::from_files(&files), ids)),
+                Err(e) if attempt < INDEX_LOAD_ATTEMPTS && matches!(&e, Error::Storage(s) if s.is_not_found()) => {
+                    tracing::debug!("index file vanished while loading ({e}); listing again");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Every index file with its id.
+    pub(crate) async fn read_index_files(&self) -> Result<(Vec<IndexFile>, BTreeSet<ObjectId>)> {
         let listed = self.vault.list(ObjectKind::Index).await?;
-        let this = &self;
-        let files: Vec<IndexFile> = futures::stream::iter(listed)
+        let ids = listed.iter().map(|m| m.key.id()).collect();
+        let files = futures::stream::iter(listed)
             .map(|meta| async move {
-                let bytes = this.get_verified(&meta.key).await?;
-                IndexFile::open(&this.cipher, &bytes).map_err(|r| Error::corrupted(object_name(&meta.key), r))
+                let bytes = self.get_verified(&meta.key).await?;
+                IndexFile::open(&self.cipher, &bytes).map_err(|r| Error::corrupted(object_name(&meta.key), r))
             })
             .buffer_unordered(LOAD_CONCURRENCY)
             .collect::<Vec<_>>()
             .await
             .into_iter()
             .collect::<Result<_>>()?;
-        let mut index = Index::new();
-        for file in &files {
-            index.add_file(file);
-        }
-        index.compact();
-        let source = self.blob_source();
-        Ok(IndexedRepository { repo: self, index, source })
+        Ok((files, ids))
     }
 }
+
+/// Times the index is listed again when an index file disappears while it loads.
+const INDEX_LOAD_ATTEMPTS: usize = 5;
 
 /// A repository with its index in memory: backup, restore, `ls` and `diff` live here.
 #[derive(Debug)]
 pub struct IndexedRepository {
     repo: Repository,
     index: Index,
+    /// The index files `index` was built from.
+    loaded: BTreeSet<ObjectId>,
     /// Shared by every read, so its in-memory tree packs serve them all.
     source: BlobSource,
 }
@@ -297,6 +389,20 @@ impl IndexedRepository {
     /// The in-memory index.
     pub fn index(&self) -> &Index {
         &self.index
+    }
+
+    /// Reloads the index if index files were added or removed since it was loaded (another
+    /// backup, a prune). Returns whether it changed.
+    pub async fn refresh_index(&mut self) -> Result<bool> {
+        let listed: BTreeSet<ObjectId> =
+            self.vault.list(ObjectKind::Index).await?.into_iter().map(|m| m.key.id()).collect();
+        if listed == self.loaded {
+            return Ok(false);
+        }
+        let (index, loaded) = self.repo.read_index().await?;
+        self.index = index;
+        self.loaded = loaded;
+        Ok(true)
     }
 
     /// The blob reader shared by this repository's reads.
@@ -438,13 +544,13 @@ async fn read_slots(vault: &Arc<dyn Vault>) -> Result<Vec<(ObjectId, KeySlot)>> 
     Ok(slots)
 }
 
-async fn unlock_any_slot(vault: &Arc<dyn Vault>, password: &[u8]) -> Result<Option<MasterKey>> {
-    for (_, slot) in read_slots(vault).await? {
+async fn unlock_any_slot(vault: &Arc<dyn Vault>, password: &[u8]) -> Result<Option<(ObjectId, MasterKey)>> {
+    for (id, slot) in read_slots(vault).await? {
         let password = password.to_vec();
         if let Ok(Some(key)) =
             tokio::task::spawn_blocking(move || slot.unwrap_key(&password)).await.expect("KDF does not panic")
         {
-            return Ok(Some(key));
+            return Ok(Some((id, key)));
         }
     }
     Ok(None)

@@ -118,9 +118,15 @@ pub fn username() -> String {
 /// Formats ns since the epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
 pub fn format_time(ns: i64) -> String {
     let secs = ns.div_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// The proleptic Gregorian date `(year, month 1-12, day 1-31)` of a day counted from
+/// 1970-01-01 (Howard Hinnant's `civil_from_days`: exact for every `i64` day that fits a year).
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    // Shift the epoch to 0000-03-01 so that leap days end each 400-year era.
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -129,8 +135,20 @@ pub fn format_time(ns: i64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    (yoe + era * 400 + i64::from(month <= 2), month as u32, day as u32)
+}
+
+/// The day counted from 1970-01-01 of the proleptic Gregorian date `year-month-01`, plus
+/// `day - 1` (Hinnant's `days_from_civil`). `day` may lie outside the month: the result moves
+/// linearly, as Go's `time.Date` normalises `Feb 31` to `Mar 3`. `month` must be 1-12.
+pub(crate) fn days_from_civil(year: i64, month: u32, day: i64) -> i64 {
+    let month = i64::from(month);
+    let year = year - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let yoe = year - era * 400;
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468 + day - 1
 }
 
 #[cfg(test)]
@@ -142,5 +160,20 @@ mod tests {
         assert_eq!(format_time(0), "1970-01-01 00:00:00");
         assert_eq!(format_time(1_795_305_600_000_000_000), "2026-11-22 00:00:00");
         assert_eq!(format_time(951_782_400_000_000_000), "2000-02-29 00:00:00");
+        assert_eq!(format_time(-1_000_000_000), "1969-12-31 23:59:59");
+    }
+
+    #[test]
+    fn civil_days_round_trip() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(days_from_civil(2015, 2, 31), days_from_civil(2015, 3, 3), "days overflow into the next month");
+        assert_eq!(days_from_civil(2016, 3, 0), days_from_civil(2016, 2, 29));
+        for days in (-800_000..800_000).step_by(97) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, i64::from(d)), days, "{y}-{m}-{d}");
+        }
     }
 }

@@ -41,6 +41,7 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod vault;
+mod verify;
 
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use key::{ObjectId, ObjectKey, ObjectKind};
@@ -48,3 +49,4 @@ pub use memory::InMemoryVault;
 pub use open::{VaultLocation, open_vault, open_vault_with};
 pub use store::ObjectStoreVault;
 pub use vault::{ObjectMeta, Vault};
+pub use verify::{HashCheck, verify_object};

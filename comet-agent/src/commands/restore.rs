@@ -21,6 +21,8 @@ struct RestoreReport<'a> {
     bytes: u64,
     duration_seconds: f64,
     warnings: &'a [String],
+    /// Files and directories whose data is lost or damaged in the vault.
+    incomplete: Vec<String>,
 }
 
 pub(super) async fn run(context: &Context, args: &RestoreArgs, printer: &mut Printer<'_>) -> Result<Outcome> {
@@ -48,6 +50,7 @@ pub(super) async fn run(context: &Context, args: &RestoreArgs, printer: &mut Pri
             bytes: restored.bytes,
             duration_seconds: ended.saturating_sub(started) as f64 / 1e9,
             warnings: &restored.warnings,
+            incomplete: restored.incomplete.iter().map(|p| p.display().to_string()).collect(),
         })?;
     } else {
         printer.line(format_args!(
@@ -60,6 +63,12 @@ pub(super) async fn run(context: &Context, args: &RestoreArgs, printer: &mut Pri
             human_bytes(restored.bytes),
             human_duration(started, ended)
         ))?;
+        if !restored.incomplete.is_empty() {
+            printer.line(format_args!(
+                "{} files or directories are incomplete: their data is damaged or lost in the vault (listed above)",
+                restored.incomplete.len()
+            ))?;
+        }
         if !restored.warnings.is_empty() {
             printer.line(format_args!("{} warnings (printed above)", restored.warnings.len()))?;
         }

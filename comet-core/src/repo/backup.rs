@@ -23,7 +23,7 @@ use comet_storage::ObjectKind;
 use crossbeam_channel::Sender;
 
 use self::pipeline::{Pipeline, PipelineConfig, SealJob, UploadCounters};
-use super::session::{self, Session};
+use super::session::{self, Session, SessionKind};
 use super::{IndexedRepository, put_object};
 use crate::chunker::Chunker;
 use crate::crypto::MasterKey;
@@ -136,15 +136,21 @@ pub struct BackupOutcome {
 impl IndexedRepository {
     /// Backs up `options.paths` and writes a snapshot.
     pub async fn backup(&mut self, options: &BackupOptions) -> Result<BackupOutcome> {
-        let start_ns = crate::snapshot::now_ns();
+        let start_ns = self.clock.now_ns();
         if options.paths.is_empty() {
             return Err(Error::InvalidOption("nothing to back up: give at least one path".into()));
         }
         let filter = Filter::new(&options.filter)?;
         let roots = RootTrie::build(&options.paths)?;
         let vault = self.vault.clone();
-        let session = Session::start(&vault, &self.cipher).await?;
-        let result = self.backup_in_session(options, filter, roots, start_ns, &session).await;
+        let session = Session::start(&vault, &self.cipher, &self.clock, self.sessions, SessionKind::Backup).await?;
+        let result = async {
+            // Index files written or replaced (by a prune) before the session existed are seen:
+            // a pack marked for deletion before this point is never deduplicated against.
+            self.refresh_index().await?;
+            self.backup_in_session(options, filter, roots, start_ns, &session).await
+        }
+        .await;
         session.end(&vault).await;
         result
     }
@@ -160,14 +166,11 @@ impl IndexedRepository {
         let vault = self.vault.clone();
         // Packs left unindexed by a writer that died are indexed first, so they are re-used.
         let mut recovered_packs = 0;
-        let others = session::other_sessions(&vault, &self.cipher, session).await?;
+        let others = session::other_sessions(&vault, &self.cipher, session, self.clock.now_ns()).await?;
         if !others.is_empty() {
-            recovered_packs = session::recover_unindexed_packs(&vault, &self.repo.cipher, &mut self.index).await?;
-            for (key, info) in &others {
-                if info.as_ref().is_some_and(session::is_dead_local) {
-                    let _ = vault.delete(key).await;
-                }
-            }
+            recovered_packs =
+                session::recover_unindexed_packs(&vault, &self.repo.cipher, &mut self.index, &session.guard()).await?;
+            session::remove_stale(&vault, &others).await;
         }
 
         let hostname = options.hostname.clone().unwrap_or_else(crate::snapshot::hostname);
@@ -190,6 +193,7 @@ impl IndexedRepository {
             pack_size: self.config.pack_size as usize,
             flush_packs: 8,
             flush_interval: Duration::from_secs(30),
+            guard: Some(session.guard()),
         };
         let runtime = tokio::runtime::Handle::current();
         let pipeline = Pipeline::start(&runtime, vault.clone(), &self.key, &config, progress.uploads.clone());
@@ -250,7 +254,7 @@ impl IndexedRepository {
         summary.bytes_added_stored = uploaded.bytes_stored;
         summary.warnings = warnings.len() as u64;
         summary.start_ns = start_ns;
-        summary.end_ns = crate::snapshot::now_ns();
+        summary.end_ns = self.clock.now_ns();
         let snapshot = Snapshot {
             version: SNAPSHOT_VERSION,
             time_ns: start_ns,
@@ -265,6 +269,8 @@ impl IndexedRepository {
             summary,
             program: concat!("comet ", env!("CARGO_PKG_VERSION")).to_owned(),
         };
+        // The commit point: only while the session is certainly seen as alive by any prune.
+        session.check_fresh()?;
         let id = put_object(&vault, ObjectKind::Snapshot, Bytes::from(snapshot.seal(&self.cipher))).await?;
         Ok(BackupOutcome { id, snapshot, warnings, recovered_packs })
     }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use comet_storage::ObjectKey;
+use comet_storage::{ErrorKind as StorageErrorKind, ObjectKey};
 use futures::{StreamExt, TryStreamExt};
 
 use super::{BlobSource, IndexedRepository};
@@ -88,6 +88,9 @@ pub struct RestoreOutcome {
     pub bytes: u64,
     /// Problems that did not stop the restore.
     pub warnings: Vec<String>,
+    /// Files and directories restored incompletely because their data is lost or damaged in
+    /// the vault (each also has a warning saying why). Everything else was restored.
+    pub incomplete: Vec<PathBuf>,
 }
 
 /// One chunk to place: where it is stored and where it goes.
@@ -138,12 +141,12 @@ impl IndexedRepository {
     /// Restores `snapshot` as `options` say.
     pub async fn restore(&self, snapshot: &Snapshot, options: &RestoreOptions) -> Result<RestoreOutcome> {
         let includes = include_lists(&options.include);
-        let trees = self.collect_trees(&snapshot.tree, &includes).await?;
+        let (trees, lost_trees) = self.collect_trees(&snapshot.tree, &includes).await?;
         let target = options.target.clone();
         let root = snapshot.tree;
         // Phase 2: the skeleton.
         let skeleton = tokio::task::spawn_blocking(move || {
-            let mut s = Skeleton::default();
+            let mut s = Skeleton { lost_trees, ..Skeleton::default() };
             std::fs::create_dir_all(&target).map_err(|e| Error::io(&target, e))?;
             s.dir(&trees, &root, &target, &mut Vec::new(), &includes)?;
             Ok::<_, Error>(s)
@@ -154,10 +157,15 @@ impl IndexedRepository {
 
         // Phase 3: the contents, pack by pack.
         let mut plan: BTreeMap<PackId, HashMap<BlobId, ChunkJob>> = BTreeMap::new();
+        let mut damaged: BTreeMap<u32, String> = BTreeMap::new();
         for (file, content) in contents {
             let mut offset = 0u64;
             for id in content {
-                let loc = self.index.get(BlobKind::Data, &id).ok_or_else(|| Error::MissingBlob { id: id.to_hex() })?;
+                let Some(loc) = self.index.get(BlobKind::Data, &id) else {
+                    // Where later chunks go depends on this one's length: the file stops here.
+                    damaged.entry(file).or_insert_with(|| format!("data blob {} is in no index", id.short()));
+                    break;
+                };
                 plan.entry(loc.pack)
                     .or_default()
                     .entry(id)
@@ -196,7 +204,7 @@ impl IndexedRepository {
             }
             groups
         });
-        futures::stream::iter(reads)
+        let failed = futures::stream::iter(reads)
             .map(|(pack, jobs)| {
                 let files = files.clone();
                 let source = source.clone();
@@ -204,8 +212,16 @@ impl IndexedRepository {
                 async move { restore_pack(source, pack, jobs, files, progress).await }
             })
             .buffer_unordered(PACKS_IN_FLIGHT)
-            .try_collect::<Vec<()>>()
+            .try_collect::<Vec<Vec<(u32, String)>>>()
             .await?;
+        for (file, reason) in failed.into_iter().flatten() {
+            damaged.entry(file).or_insert(reason);
+        }
+        for (file, reason) in damaged {
+            let path = &files[file as usize];
+            outcome.warnings.push(format!("{}: incomplete: {reason}", path.display()));
+            outcome.incomplete.push(path.clone());
+        }
 
         // Phase 4: metadata.
         let warnings = tokio::task::spawn_blocking(move || {
@@ -224,8 +240,14 @@ impl IndexedRepository {
     }
 
     /// Reads every tree under `root` that the includes need.
-    async fn collect_trees(&self, root: &TreeId, includes: &[Vec<Vec<u8>>]) -> Result<HashMap<TreeId, Tree>> {
+    /// Trees that cannot be read (other than the root) are returned apart, with the reason.
+    async fn collect_trees(
+        &self,
+        root: &TreeId,
+        includes: &[Vec<Vec<u8>>],
+    ) -> Result<(HashMap<TreeId, Tree>, HashMap<TreeId, String>)> {
         let mut trees = HashMap::new();
+        let mut lost = HashMap::new();
         let mut queue = vec![(*root, Vec::<Vec<u8>>::new())];
         while let Some((id, path)) = queue.pop() {
             if trees.contains_key(&id) && includes.is_empty() {
@@ -233,7 +255,16 @@ impl IndexedRepository {
             }
             let tree = match trees.get(&id) {
                 Some(t) => Tree::clone(t),
-                None => self.read_tree(&id).await?,
+                None => match self.read_tree(&id).await {
+                    Ok(tree) => tree,
+                    // The root is needed; a lost or damaged subtree costs only its directory's
+                    // contents. (Hostile names stop the restore: that is an attack, not damage.)
+                    Err(e) if id != *root && e.is_data_loss() => {
+                        lost.insert(id, e.to_string());
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                },
             };
             for node in &tree.nodes {
                 let mut child = path.clone();
@@ -244,7 +275,7 @@ impl IndexedRepository {
             }
             trees.insert(id, tree);
         }
-        Ok(trees)
+        Ok((trees, lost))
     }
 }
 
@@ -256,6 +287,8 @@ struct Skeleton {
     dir_nodes: Vec<(PathBuf, Node)>,
     hardlinks: HashMap<(u64, u64), PathBuf>,
     outcome: RestoreOutcome,
+    /// Trees that could not be read, with the reason: their directories stay empty.
+    lost_trees: HashMap<TreeId, String>,
 }
 
 impl Skeleton {
@@ -267,7 +300,14 @@ impl Skeleton {
         path: &mut Vec<Vec<u8>>,
         includes: &[Vec<Vec<u8>>],
     ) -> Result<()> {
-        let tree = trees.get(id).ok_or_else(|| Error::MissingBlob { id: id.to_hex() })?;
+        let Some(tree) = trees.get(id) else {
+            if let Some(reason) = self.lost_trees.get(id) {
+                self.outcome.warnings.push(format!("{}: incomplete: directory contents lost: {reason}", dir.display()));
+                self.outcome.incomplete.push(dir.to_path_buf());
+                return Ok(());
+            }
+            return Err(Error::MissingBlob { id: id.to_hex() });
+        };
         for node in &tree.nodes {
             path.push(node.name.clone());
             if let Some(whole) = wanted(includes, path) {
@@ -341,25 +381,42 @@ async fn restore_pack(
     jobs: Vec<ChunkJob>,
     files: Arc<Vec<PathBuf>>,
     progress: Arc<RestoreProgress>,
-) -> Result<()> {
+) -> Result<Vec<(u32, String)>> {
     let start = u64::from(jobs[0].offset);
     let end = jobs.iter().map(|j| u64::from(j.offset) + u64::from(j.length)).max().unwrap_or(start);
     let key = ObjectKey::pack(pack);
-    let bytes = source.vault.get_range(&key, start..end).await?;
+    let all_failed = |jobs: &[ChunkJob], reason: String| {
+        jobs.iter().flat_map(|j| j.targets.iter().map(|&(file, _)| (file, reason.clone()))).collect::<Vec<_>>()
+    };
+    let bytes = match source.vault.get_range(&key, start..end).await {
+        Ok(bytes) => bytes,
+        // Damaged or missing data costs the files that need it, not the whole restore.
+        Err(e) if matches!(e.kind(), StorageErrorKind::NotFound | StorageErrorKind::Invalid) => {
+            return Ok(all_failed(&jobs, format!("{}: {e}", key.path())));
+        }
+        Err(e) => return Err(e.into()),
+    };
     tokio::task::spawn_blocking(move || {
         // Blobs are decrypted in place in the fetched range; without a copy when the vault
         // handed over the only reference.
         let mut bytes = bytes.try_into_mut().unwrap_or_else(|shared| bytes::BytesMut::from(&shared[..]));
         let mut opener = BlobOpener::new();
         let (master, cipher) = source.keys();
+        let mut failed = Vec::new();
         for job in &jobs {
             let from = (u64::from(job.offset) - start) as usize;
-            let stored = bytes
-                .get_mut(from..from + job.length as usize)
-                .ok_or_else(|| Error::corrupted(key.path(), "short read: index points past the data returned"))?;
-            let plain = opener.open(master, cipher, BlobKind::Data, &job.id, job.raw_length, stored).map_err(|e| {
-                Error::corrupted(format!("data blob {} in {}", job.id.short(), key.path()), e.to_string())
-            })?;
+            let Some(stored) = bytes.get_mut(from..from + job.length as usize) else {
+                failed.extend(all_failed(std::slice::from_ref(job), format!("{}: short read", key.path())));
+                continue;
+            };
+            let plain = match opener.open(master, cipher, BlobKind::Data, &job.id, job.raw_length, stored) {
+                Ok(plain) => plain,
+                Err(e) => {
+                    let reason = format!("data blob {} in {} is corrupted: {e}", job.id.short(), key.path());
+                    failed.extend(all_failed(std::slice::from_ref(job), reason));
+                    continue;
+                }
+            };
             let zeros = plain.iter().all(|&b| b == 0);
             for &(file, offset) in &job.targets {
                 if !zeros {
@@ -370,7 +427,7 @@ async fn restore_pack(
                 progress.bytes_done.fetch_add(plain.len() as u64, Ordering::Relaxed);
             }
         }
-        Ok(())
+        Ok(failed)
     })
     .await
     .expect("restore worker does not panic")

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use comet_core::crypto::MasterKey;
 use comet_core::keyslot::KeySlot;
 use comet_core::{IndexedRepository, InitOptions, KdfParams, Repository};
-use comet_storage::{InMemoryVault, ObjectKind, Vault};
+use comet_storage::{InMemoryVault, ObjectKey, ObjectKind, Vault};
 
 pub(crate) const PASSWORD: &[u8] = b"integration password";
 
@@ -146,5 +146,126 @@ pub(crate) fn assert_same_tree(a: &Path, b: &Path) {
     assert_eq!(lk, rk, "different entries");
     for (k, l) in &left {
         assert_eq!(Some(l), right.get(k), "entry {:?} differs", String::from_utf8_lossy(k));
+    }
+}
+
+/// A vault that stops accepting changes after a number of them, as if the process had been
+/// killed right after its `limit`-th put or delete: later puts and deletes fail, reads work.
+#[derive(Debug)]
+pub(crate) struct CrashVault {
+    pub(crate) inner: Arc<dyn Vault>,
+    left: std::sync::atomic::AtomicI64,
+}
+
+impl CrashVault {
+    /// Crashes after `limit` successful puts or deletes.
+    pub(crate) fn new(inner: Arc<dyn Vault>, limit: i64) -> Self {
+        Self { inner, left: std::sync::atomic::AtomicI64::new(limit) }
+    }
+
+    /// Whether the crash point was reached.
+    pub(crate) fn crashed(&self) -> bool {
+        self.left.load(std::sync::atomic::Ordering::SeqCst) < 0
+    }
+
+    fn mutate(&self) -> comet_storage::Result<()> {
+        if self.left.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) <= 0 {
+            return Err(comet_storage::Error::new(comet_storage::ErrorKind::Permanent, "crashed")
+                .with_message("test crash point"));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Vault for CrashVault {
+    async fn put(&self, key: &ObjectKey, data: bytes::Bytes) -> comet_storage::Result<()> {
+        self.mutate()?;
+        self.inner.put(key, data).await
+    }
+    async fn get(&self, key: &ObjectKey) -> comet_storage::Result<bytes::Bytes> {
+        self.inner.get(key).await
+    }
+    async fn get_range(&self, key: &ObjectKey, range: std::ops::Range<u64>) -> comet_storage::Result<bytes::Bytes> {
+        self.inner.get_range(key, range).await
+    }
+    async fn head(&self, key: &ObjectKey) -> comet_storage::Result<comet_storage::ObjectMeta> {
+        self.inner.head(key).await
+    }
+    async fn list(&self, kind: ObjectKind) -> comet_storage::Result<Vec<comet_storage::ObjectMeta>> {
+        self.inner.list(kind).await
+    }
+    async fn delete(&self, key: &ObjectKey) -> comet_storage::Result<()> {
+        self.mutate()?;
+        self.inner.delete(key).await
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+}
+
+/// A vault whose puts of one kind wait until the gate opens (to hold a backup mid-way).
+#[derive(Debug)]
+pub(crate) struct GateVault {
+    pub(crate) inner: Arc<dyn Vault>,
+    kind: ObjectKind,
+    open: tokio::sync::watch::Sender<bool>,
+    /// Set when a put reached the gate.
+    pub(crate) reached: tokio::sync::watch::Sender<bool>,
+}
+
+impl GateVault {
+    /// Holds puts of `kind`.
+    pub(crate) fn new(inner: Arc<dyn Vault>, kind: ObjectKind) -> Self {
+        Self { inner, kind, open: tokio::sync::watch::channel(false).0, reached: tokio::sync::watch::channel(false).0 }
+    }
+
+    /// Lets held puts through.
+    pub(crate) fn open(&self) {
+        self.open.send_replace(true);
+    }
+
+    /// Waits until a put is held.
+    pub(crate) async fn wait_reached(&self) {
+        let mut rx = self.reached.subscribe();
+        rx.wait_for(|r| *r).await.unwrap();
+    }
+}
+
+#[async_trait::async_trait]
+impl Vault for GateVault {
+    async fn put(&self, key: &ObjectKey, data: bytes::Bytes) -> comet_storage::Result<()> {
+        if key.kind() == self.kind {
+            self.reached.send_replace(true);
+            let mut rx = self.open.subscribe();
+            rx.wait_for(|o| *o).await.unwrap();
+        }
+        self.inner.put(key, data).await
+    }
+    async fn get(&self, key: &ObjectKey) -> comet_storage::Result<bytes::Bytes> {
+        self.inner.get(key).await
+    }
+    async fn get_range(&self, key: &ObjectKey, range: std::ops::Range<u64>) -> comet_storage::Result<bytes::Bytes> {
+        self.inner.get_range(key, range).await
+    }
+    async fn head(&self, key: &ObjectKey) -> comet_storage::Result<comet_storage::ObjectMeta> {
+        self.inner.head(key).await
+    }
+    async fn list(&self, kind: ObjectKind) -> comet_storage::Result<Vec<comet_storage::ObjectMeta>> {
+        self.inner.list(kind).await
+    }
+    async fn delete(&self, key: &ObjectKey) -> comet_storage::Result<()> {
+        self.inner.delete(key).await
+    }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+}
+
+/// Writes `files` files of `size` pseudo-random bytes under `dir`, seeded by `seed`.
+pub(crate) fn write_files(dir: &Path, files: usize, size: usize, seed: u64) {
+    fs::create_dir_all(dir).unwrap();
+    for i in 0..files {
+        fs::write(dir.join(format!("f{i:03}")), pseudo_random(size, seed * 1000 + i as u64)).unwrap();
     }
 }

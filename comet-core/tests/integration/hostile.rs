@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use comet_core::blob::BlobSealer;
 use comet_core::crypto::MasterKey;
-use comet_core::index::{INDEX_VERSION, IndexFile, IndexPack};
+use comet_core::index::{IndexFile, IndexPack};
 use comet_core::pack::PackWriter;
 use comet_core::snapshot::{BackupSummary, SNAPSHOT_VERSION, Snapshot};
 use comet_core::tree::{Node, NodeKind, TREE_VERSION, Tree};
@@ -75,9 +75,9 @@ impl Crafter {
             }
             let pack = writer.finish(&cipher);
             vault.put(&ObjectKey::pack(pack.id), Bytes::from(pack.bytes)).await.unwrap();
-            packs.push(IndexPack { id: pack.id, blobs: pack.blobs });
+            packs.push(IndexPack::live(pack.id, pack.blobs));
         }
-        let index = IndexFile { version: INDEX_VERSION, packs }.seal(&cipher);
+        let index = IndexFile::new(packs).seal(&cipher);
         vault.put(&ObjectKey::new(ObjectKind::Index, ObjectId::of(&index)), Bytes::from(index)).await.unwrap();
         let snapshot = Snapshot {
             version: SNAPSHOT_VERSION,

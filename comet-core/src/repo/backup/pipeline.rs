@@ -23,9 +23,10 @@ use crate::blob::BlobSealer;
 use crate::crypto::{Cipher, MasterKey};
 use crate::error::{Error, Result};
 use crate::id::{BlobId, BlobKind, PackId};
-use crate::index::{INDEX_VERSION, IndexFile, IndexPack};
+use crate::index::{IndexFile, IndexPack};
 use crate::pack::{FinishedPack, PackBlob, PackWriter};
 use crate::repo::put_object;
+use crate::repo::session::SessionGuard;
 
 /// A blob for the sealers.
 pub(crate) struct SealJob {
@@ -65,6 +66,8 @@ pub(crate) struct PipelineConfig {
     pub(crate) flush_packs: usize,
     /// ...or when the oldest unindexed pack is this old.
     pub(crate) flush_interval: Duration,
+    /// The writer's session: no index file is written once it may be considered gone.
+    pub(crate) guard: Option<SessionGuard>,
 }
 
 /// Counters shared with the caller's progress display.
@@ -287,11 +290,11 @@ async fn upload_loop(
                     counters.bytes.fetch_add(len, Ordering::Relaxed);
                     outcome.bytes_stored += len;
                     unindexed_blobs += blobs.len();
-                    unindexed.push(IndexPack { id, blobs });
+                    unindexed.push(IndexPack::live(id, blobs));
                     oldest_unindexed.get_or_insert_with(Instant::now);
                     let due = oldest_unindexed.is_some_and(|t| t.elapsed() >= config.flush_interval);
                     if unindexed.len() >= config.flush_packs || unindexed_blobs >= MAX_INDEX_BLOBS || due {
-                        write_index(&vault, &cipher, &mut unindexed, &mut outcome).await?;
+                        write_index(&vault, &cipher, &mut unindexed, &mut outcome, config.guard.as_ref()).await?;
                         oldest_unindexed = None;
                         unindexed_blobs = 0;
                     }
@@ -326,15 +329,17 @@ async fn upload_loop(
         // Index what did reach the vault, so a retry re-uses it instead of uploading it again.
         while let Some(done) = in_flight.next().await {
             if let Ok((id, blobs, _)) = done {
-                unindexed.push(IndexPack { id, blobs });
+                unindexed.push(IndexPack::live(id, blobs));
             }
         }
-        if let Err(index_error) = write_index(&vault, &cipher, &mut unindexed, &mut outcome).await {
+        if let Err(index_error) =
+            write_index(&vault, &cipher, &mut unindexed, &mut outcome, config.guard.as_ref()).await
+        {
             tracing::warn!("could not index the packs stored before the failure: {index_error}");
         }
         return Err(e);
     }
-    write_index(&vault, &cipher, &mut unindexed, &mut outcome).await?;
+    write_index(&vault, &cipher, &mut unindexed, &mut outcome, config.guard.as_ref()).await?;
     Ok(outcome)
 }
 
@@ -343,11 +348,17 @@ async fn write_index(
     cipher: &Cipher,
     unindexed: &mut Vec<IndexPack>,
     outcome: &mut UploadOutcome,
+    guard: Option<&SessionGuard>,
 ) -> Result<()> {
     if unindexed.is_empty() {
         return Ok(());
     }
-    let file = IndexFile { version: INDEX_VERSION, packs: std::mem::take(unindexed) };
+    // An index file written by a session a prune already treats as gone could list a pack that
+    // prune deletes: never write one.
+    if let Some(guard) = guard {
+        guard.check_fresh()?;
+    }
+    let file = IndexFile::new(std::mem::take(unindexed));
     put_with_retry(vault, ObjectKind::Index, Bytes::from(file.seal(cipher))).await?;
     outcome.packs.extend(file.packs);
     Ok(())
@@ -355,7 +366,12 @@ async fn write_index(
 
 /// Index files listing `packs`, written now (used to re-index packs found unindexed); split so
 /// that no file lists more than [`MAX_INDEX_BLOBS`] blobs.
-pub(crate) async fn write_index_now(vault: &Arc<dyn Vault>, cipher: &Cipher, packs: Vec<IndexPack>) -> Result<()> {
+pub(crate) async fn write_index_now(
+    vault: &Arc<dyn Vault>,
+    cipher: &Cipher,
+    packs: Vec<IndexPack>,
+    guard: Option<&SessionGuard>,
+) -> Result<()> {
     let mut outcome = UploadOutcome::default();
     let mut batch = Vec::new();
     let mut blobs = 0;
@@ -363,9 +379,9 @@ pub(crate) async fn write_index_now(vault: &Arc<dyn Vault>, cipher: &Cipher, pac
         blobs += pack.blobs.len();
         batch.push(pack);
         if blobs >= MAX_INDEX_BLOBS {
-            write_index(vault, cipher, &mut batch, &mut outcome).await?;
+            write_index(vault, cipher, &mut batch, &mut outcome, guard).await?;
             blobs = 0;
         }
     }
-    write_index(vault, cipher, &mut batch, &mut outcome).await
+    write_index(vault, cipher, &mut batch, &mut outcome, guard).await
 }
