@@ -46,7 +46,7 @@ use crate::crypto::kdf::KdfParams;
 use crate::crypto::{Cipher, MasterKey};
 use crate::error::{Error, Result, object_name};
 use crate::id::{BlobId, BlobKind, ObjectId, SnapshotId, TreeId};
-use crate::index::{Index, IndexFile};
+use crate::index::{Index, IndexBuilder, IndexFile};
 use crate::keyslot::KeySlot;
 use crate::snapshot::Snapshot;
 use crate::tree::Tree;
@@ -330,14 +330,15 @@ impl Repository {
         Ok(IndexedRepository { repo: self, index, loaded, source })
     }
 
-    /// Reads every index file and merges them. An index file listed but gone when read was
-    /// replaced by a prune meanwhile: the listing is taken again (a few times at most).
+    /// Reads every index file and merges them, one file at a time. An index file listed but
+    /// gone when read was replaced by a prune meanwhile: the listing is taken again (a few
+    /// times at most).
     pub(crate) async fn read_index(&self) -> Result<(Index, BTreeSet<ObjectId>)> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.read_index_files().await {
-                Ok((files, ids)) => return Ok((Index::from_files(&files), ids)),
+            match self.merge_index_files().await {
+                Ok(loaded) => return Ok(loaded),
                 Err(e) if attempt < INDEX_LOAD_ATTEMPTS && matches!(&e, Error::Storage(s) if s.is_not_found()) => {
                     tracing::debug!("index file vanished while loading ({e}); listing again");
                 }
@@ -346,21 +347,25 @@ impl Repository {
         }
     }
 
-    /// Every index file with its id.
-    pub(crate) async fn read_index_files(&self) -> Result<(Vec<IndexFile>, BTreeSet<ObjectId>)> {
+    async fn merge_index_files(&self) -> Result<(Index, BTreeSet<ObjectId>)> {
         let listed = self.vault.list(ObjectKind::Index).await?;
         let ids = listed.iter().map(|m| m.key.id()).collect();
-        let files = futures::stream::iter(listed)
+        let mut files = futures::stream::iter(listed)
             .map(|meta| async move {
                 let bytes = self.get_verified(&meta.key).await?;
-                IndexFile::open(&self.cipher, &bytes).map_err(|r| Error::corrupted(object_name(&meta.key), r))
+                let cipher = self.cipher.clone();
+                tokio::task::spawn_blocking(move || {
+                    IndexFile::open(&cipher, &bytes).map_err(|r| Error::corrupted(object_name(&meta.key), r))
+                })
+                .await
+                .expect("decoding an index file does not panic")
             })
-            .buffer_unordered(LOAD_CONCURRENCY)
-            .collect::<Vec<_>>()
-            .await
-            .into_iter()
-            .collect::<Result<_>>()?;
-        Ok((files, ids))
+            .buffer_unordered(LOAD_CONCURRENCY);
+        let mut builder = IndexBuilder::default();
+        while let Some(file) = files.next().await {
+            builder.add_file(file?);
+        }
+        Ok((builder.finish(), ids))
     }
 }
 

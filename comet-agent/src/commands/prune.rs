@@ -44,18 +44,27 @@ pub(super) fn print_report(r: &PruneReport, printer: &mut Printer<'_>) -> Result
         human_bytes(r.used_bytes),
         count(&r.total)
     ))?;
-    printer.line(format_args!("kept:              {}", count(&r.kept)))?;
-    printer.line(format_args!("{would}marked:  {}", count(&r.marked)))?;
+    let mut rows: Vec<(String, String)> = vec![
+        ("kept".into(), count(&r.kept)),
+        (format!("{would}marked for deletion"), count(&r.marked)),
+        (format!("{would}revived"), count(&r.revived)),
+        (format!("{would}repacked"), format!("{} (into {})", count(&r.repacked), count(&r.written))),
+        (format!("{would}deleted"), count(&r.deleted)),
+        ("marked, waiting".into(), count(&r.waiting)),
+    ];
     if r.unindexed_marked.packs > 0 {
-        printer.line(format_args!("unindexed, {would}marked: {}", count(&r.unindexed_marked)))?;
+        rows.push((format!("unindexed, {would}marked"), count(&r.unindexed_marked)));
     }
     if r.unindexed_left.packs > 0 {
-        printer.line(format_args!("unindexed, left for a running backup: {}", count(&r.unindexed_left)))?;
+        rows.push(("unindexed, left to their backup".into(), count(&r.unindexed_left)));
     }
-    printer.line(format_args!("{would}revived: {}", count(&r.revived)))?;
-    printer.line(format_args!("{would}repacked: {} (into {})", count(&r.repacked), count(&r.written)))?;
-    printer.line(format_args!("{would}deleted: {}", count(&r.deleted)))?;
-    printer.line(format_args!("marked, waiting for the grace period: {}", count(&r.waiting)))?;
+    let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+    for (label, value) in rows {
+        printer.line(format_args!("{label:<width$}  {value}"))?;
+    }
+    if r.waiting.packs > 0 {
+        printer.line("(marked packs are deleted by a prune run after the grace period, --grace)")?;
+    }
     if r.live_sessions > 0 {
         printer.line(format_args!("{} backups are running: their data is kept until they end", r.live_sessions))?;
     }

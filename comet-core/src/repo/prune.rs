@@ -240,6 +240,7 @@ impl Repository {
     async fn prune_in_session(&self, options: &PruneOptions, session: &Session) -> Result<PruneReport> {
         let vault = &self.vault;
         let mut report = PruneReport { dry_run: options.dry_run, ..PruneReport::default() };
+        let started_at = std::time::Instant::now();
 
         // 1. Sessions first: everything a session that ends after this point writes is read below.
         let now = self.clock.now_ns();
@@ -264,12 +265,14 @@ impl Repository {
         let snapshots = self.snapshots().await?;
         report.snapshots = snapshots.len();
         let (index, index_files) = self.read_index().await?;
+        tracing::debug!("prune: index of {} packs loaded in {:?}", index.pack_count(), started_at.elapsed());
         let listed_packs = vault.list(ObjectKind::Pack).await?;
         let stored: HashMap<PackId, u64> = listed_packs.iter().map(|m| (m.key.id(), m.size)).collect();
 
         // 3. Mark what snapshots use.
         let roots: Vec<TreeId> = snapshots.iter().map(|(_, s)| s.tree).collect();
         let used = self.used_blobs(&index, &roots).await?;
+        tracing::debug!("prune: used blobs marked in {:?}", started_at.elapsed());
 
         // 4. Decide the fate of every pack.
         let packs = index.pack_count();
@@ -367,6 +370,7 @@ impl Repository {
                 report.unindexed_left.add(meta.size);
             }
         }
+        tracing::debug!("prune: plan made in {:?}", started_at.elapsed());
         if options.dry_run {
             return Ok(report);
         }
@@ -510,12 +514,15 @@ impl Repository {
             ))
         };
         let mut stack: Vec<TreeId> = roots.to_vec();
+        let mut reading = std::time::Duration::ZERO;
         while let Some(id) = stack.pop() {
             let pos = index.position(BlobKind::Tree, &id).ok_or_else(|| missing("tree", &id))?;
             if used.tree.set(pos) {
                 continue;
             }
+            let t0 = std::time::Instant::now();
             let tree = source.read_tree(index, &id).await?;
+            reading += t0.elapsed();
             for node in &tree.nodes {
                 match node.kind {
                     NodeKind::File => {
@@ -529,6 +536,7 @@ impl Repository {
                 }
             }
         }
+        tracing::debug!("prune: {reading:?} spent reading trees");
         Ok(used)
     }
 
