@@ -205,7 +205,8 @@ impl CheckReport {
 
 impl Repository {
     /// Checks the vault (see the module documentation). Damage is reported, not returned as
-    /// an error; `Err` means the check itself could not run (storage unreachable).
+    /// an error; `Err` means the check itself could not run (storage unreachable). Everything
+    /// is read from the vault, never from the local cache.
     pub async fn check(&self, options: &CheckOptions) -> Result<CheckReport> {
         let mut report = CheckReport::default();
         let vault = &self.vault;
@@ -213,7 +214,7 @@ impl Repository {
         // Index files, one by one: a damaged one is reported and the rest still used.
         let mut files = Vec::new();
         for meta in vault.list(ObjectKind::Index).await? {
-            match self.get_verified(&meta.key).await.and_then(|bytes| {
+            match get_hashed(&self.vault, &meta.key).await.and_then(|bytes| {
                 IndexFile::open(&self.cipher, &bytes).map_err(|r| Error::corrupted(object_name(&meta.key), r))
             }) {
                 Ok(file) => files.push(file),
@@ -299,7 +300,7 @@ impl Repository {
         // Snapshots and every tree under them.
         let mut snapshots: Vec<(SnapshotId, Snapshot)> = Vec::new();
         for meta in vault.list(ObjectKind::Snapshot).await? {
-            match self.get_verified(&meta.key).await.and_then(|bytes| {
+            match get_hashed(&self.vault, &meta.key).await.and_then(|bytes| {
                 Snapshot::open(&self.cipher, &bytes).map_err(|r| Error::corrupted(object_name(&meta.key), r))
             }) {
                 Ok(snap) => snapshots.push((meta.key.id(), snap)),
@@ -417,7 +418,8 @@ impl Repository {
         Ok(report)
     }
 
-    /// Wraps this repository's keys around an index already built.
+    /// Wraps this repository's keys around an index already built, without the local cache:
+    /// a check reads what the vault holds, not what was cached from it.
     fn with_index(&self, index: Index) -> IndexedRepository {
         let repo = Repository {
             vault: self.vault.clone(),
@@ -425,7 +427,7 @@ impl Repository {
             key_id: self.key_id,
             cipher: self.cipher.clone(),
             config: self.config.clone(),
-            cache: self.cache.clone(),
+            cache: None,
             clock: self.clock.clone(),
             sessions: self.sessions,
         };
