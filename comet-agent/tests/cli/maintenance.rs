@@ -162,3 +162,18 @@ fn forget_with_prune_marks_what_the_forgotten_snapshots_alone_used() {
     assert!(data_files(&f).len() < packs_before);
     f.ok(&["check", "--read-data"]);
 }
+
+#[test]
+fn check_reads_the_vault_not_the_cache() {
+    let f = Fixture::initialised();
+    write(&f.src(), "a", pseudo_random(100_000, 9));
+    f.ok(&["backup", "."]);
+    f.ok(&["snapshots"]); // the cache now holds the index file and the snapshot
+    let index = fs::read_dir(f.path("vault/index")).unwrap().next().unwrap().unwrap().path();
+    let mut bytes = fs::read(&index).unwrap();
+    bytes[20] ^= 1;
+    fs::write(&index, bytes).unwrap();
+    let check = f.run(&["check"]);
+    assert_eq!(check.code, 1, "{check}");
+    assert!(check.stdout.contains(index.file_name().unwrap().to_str().unwrap()), "{check}");
+}
