@@ -115,21 +115,9 @@ pub enum KdfPreset {
 /// Arguments of `init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Argon2id preset for the password's key slot
-    #[arg(long, env = "COMET_KDF", value_enum, default_value_t = KdfPreset::Default, hide = true)]
-    pub kdf: KdfPreset,
-
-    /// Argon2id memory in KiB (overrides the preset)
-    #[arg(long, value_name = "KIB")]
-    pub kdf_memory_kib: Option<u32>,
-
-    /// Argon2id passes (overrides the preset)
-    #[arg(long, value_name = "N")]
-    pub kdf_iterations: Option<u32>,
-
-    /// Argon2id lanes (overrides the preset)
-    #[arg(long, value_name = "N")]
-    pub kdf_parallelism: Option<u32>,
+    /// Argon2id cost of the first key slot.
+    #[command(flatten)]
+    pub kdf: KdfArgs,
 }
 
 /// Arguments of `backup`.
@@ -288,10 +276,10 @@ pub struct NewKeyArgs {
     pub kdf: KdfArgs,
 }
 
-/// Argon2id cost of a new key slot, as `init` takes it.
+/// Argon2id cost of a new key slot (`init`, `key add`, `key passwd`).
 #[derive(Debug, Args)]
 pub struct KdfArgs {
-    /// Argon2id preset for the new key slot
+    /// Argon2id preset for the key slot
     #[arg(long, env = "COMET_KDF", value_enum, default_value_t = KdfPreset::Default, hide = true)]
     pub kdf: KdfPreset,
 
@@ -306,6 +294,20 @@ pub struct KdfArgs {
     /// Argon2id lanes (overrides the preset)
     #[arg(long, value_name = "N")]
     pub kdf_parallelism: Option<u32>,
+}
+
+impl KdfArgs {
+    /// The preset, with the fields given explicitly replaced.
+    pub fn params(&self) -> comet_core::KdfParams {
+        let mut kdf = match self.kdf {
+            KdfPreset::Default => comet_core::KdfParams::DEFAULT,
+            KdfPreset::Floor => comet_core::KdfParams::FLOOR,
+        };
+        kdf.memory_kib = self.kdf_memory_kib.unwrap_or(kdf.memory_kib);
+        kdf.iterations = self.kdf_iterations.unwrap_or(kdf.iterations);
+        kdf.parallelism = self.kdf_parallelism.unwrap_or(kdf.parallelism);
+        kdf
+    }
 }
 
 /// Arguments of `stats`.
@@ -641,6 +643,20 @@ mod tests {
         for bad in ["", "k", "M", "-1", "1x", "1.5", "ten", "1..2k", "18446744073709551615k", "99999999999T"] {
             assert!(parse_size(bad).is_err(), "{bad:?} was accepted");
         }
+    }
+
+    #[test]
+    fn explicit_kdf_fields_override_the_preset() {
+        use comet_core::KdfParams;
+        let args =
+            KdfArgs { kdf: KdfPreset::Floor, kdf_memory_kib: Some(65536), kdf_iterations: None, kdf_parallelism: None };
+        assert_eq!(args.params(), KdfParams { memory_kib: 65536, ..KdfParams::FLOOR });
+        let args =
+            KdfArgs { kdf: KdfPreset::Floor, kdf_memory_kib: None, kdf_iterations: Some(5), kdf_parallelism: None };
+        assert_eq!(args.params(), KdfParams { iterations: 5, ..KdfParams::FLOOR });
+        let args =
+            KdfArgs { kdf: KdfPreset::Default, kdf_memory_kib: None, kdf_iterations: None, kdf_parallelism: None };
+        assert_eq!(args.params(), KdfParams::DEFAULT);
     }
 
     #[test]

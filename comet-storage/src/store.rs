@@ -222,10 +222,10 @@ impl Vault for ObjectStoreVault {
                 if matches!(error.kind(), ErrorKind::Permanent | ErrorKind::Invalid) {
                     // Stores refuse a range starting past the end in their own ways (HTTP 416,
                     // an I/O "out of range"): the size tells whether that was the reason.
-                    if let Ok(meta) = self.head(key).await {
-                        if range.end > meta.size {
-                            return Err(past_end(&target, &range, meta.size).with_source(error));
-                        }
+                    if let Ok(meta) = self.head(key).await
+                        && range.end > meta.size
+                    {
+                        return Err(past_end(&target, &range, meta.size).with_source(error));
                     }
                 }
                 return Err(error);

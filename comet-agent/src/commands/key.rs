@@ -4,7 +4,7 @@ use comet_core::snapshot::format_time;
 use comet_core::{KdfParams, KeyInfo};
 use serde::Serialize;
 
-use crate::cli::{KdfArgs, KdfPreset, KeyArgs, KeyCommand, NewKeyArgs};
+use crate::cli::{KeyArgs, KeyCommand, NewKeyArgs};
 use crate::context::Context;
 use crate::error::{Outcome, Result};
 use crate::output::{Printer, rfc3339};
@@ -50,18 +50,6 @@ struct KeyChangeJson {
     removed: Option<String>,
 }
 
-/// The Argon2id cost of a new key slot: the preset, with any explicit field overriding it.
-fn kdf_params(args: &KdfArgs) -> KdfParams {
-    let mut kdf = match args.kdf {
-        KdfPreset::Default => KdfParams::DEFAULT,
-        KdfPreset::Floor => KdfParams::FLOOR,
-    };
-    kdf.memory_kib = args.kdf_memory_kib.unwrap_or(kdf.memory_kib);
-    kdf.iterations = args.kdf_iterations.unwrap_or(kdf.iterations);
-    kdf.parallelism = args.kdf_parallelism.unwrap_or(kdf.parallelism);
-    kdf
-}
-
 /// The rows of `key list`: the one in use is marked with `*` before its id.
 fn rows(keys: &[KeyInfo]) -> Vec<Vec<String>> {
     keys.iter()
@@ -90,7 +78,7 @@ pub(super) async fn run(context: &Context, args: &KeyArgs, printer: &mut Printer
         }
         KeyCommand::Add(NewKeyArgs { new_password_file, kdf }) => {
             let password = read_new_password(new_password_file.as_deref())?;
-            let id = repo.add_key(&password, kdf_params(kdf)).await?;
+            let id = repo.add_key(&password, kdf.params()).await?;
             (format!("added key {}", id.short()), KeyChangeJson { added: Some(id.to_hex()), removed: None })
         }
         KeyCommand::Remove { id } => {
@@ -100,7 +88,7 @@ pub(super) async fn run(context: &Context, args: &KeyArgs, printer: &mut Printer
         KeyCommand::Passwd(NewKeyArgs { new_password_file, kdf }) => {
             let password = read_new_password(new_password_file.as_deref())?;
             let old = repo.key_id();
-            let new = repo.change_password(&password, kdf_params(kdf)).await?;
+            let new = repo.change_password(&password, kdf.params()).await?;
             (
                 format!("changed the password: key {} replaces key {}", new.short(), old.short()),
                 KeyChangeJson { added: Some(new.to_hex()), removed: Some(old.to_hex()) },
@@ -113,16 +101,4 @@ pub(super) async fn run(context: &Context, args: &KeyArgs, printer: &mut Printer
         printer.line(text)?;
     }
     Ok(Outcome::Success)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn explicit_kdf_fields_override_the_preset() {
-        let args =
-            KdfArgs { kdf: KdfPreset::Floor, kdf_memory_kib: Some(65536), kdf_iterations: None, kdf_parallelism: None };
-        assert_eq!(kdf_params(&args), KdfParams { memory_kib: 65536, ..KdfParams::FLOOR });
-    }
 }

@@ -108,7 +108,7 @@ fn read_xattrs(path: &Path, warnings: &mut Vec<String>) -> Vec<Xattr> {
         match xattr::get(path, &name) {
             Ok(Some(value)) => out.push(Xattr { name: name.as_bytes().to_vec(), value }),
             Ok(None) => {}
-            Err(e) => warnings.push(format!("{}: reading extended attribute {name:?}: {e}", path.display())),
+            Err(e) => warnings.push(format!("{}: reading extended attribute {}: {e}", path.display(), name.display())),
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

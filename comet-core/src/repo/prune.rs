@@ -491,8 +491,8 @@ impl Repository {
         Ok(report)
     }
 
-    /// Writes one index file, if the session is still fresh.
-    async fn write_index_file(&self, packs: Vec<IndexPack>, session: &Session) -> Result<ObjectKey> {
+    /// Writes one index file, if the session is still fresh (prune, repair).
+    pub(crate) async fn write_index_file(&self, packs: Vec<IndexPack>, session: &Session) -> Result<ObjectKey> {
         session.check_fresh()?;
         let file = IndexFile::new(packs);
         let id = put_object(&self.vault, ObjectKind::Index, Bytes::from(file.seal(&self.cipher))).await?;

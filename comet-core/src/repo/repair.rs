@@ -21,7 +21,7 @@ use super::{IndexedRepository, Repository, put_object};
 use crate::blob::BlobSealer;
 use crate::error::{Error, Result};
 use crate::id::{BlobKind, PackId, SnapshotId, TreeId};
-use crate::index::{IndexFile, IndexPack};
+use crate::index::IndexPack;
 use crate::pack::PackWriter;
 use crate::snapshot::Snapshot;
 use crate::tree::{Node, NodeKind, Tree, Xattr};
@@ -122,12 +122,12 @@ impl Repository {
                 Err(e) => report.unreadable.push((key.path(), e.to_string())),
             }
             if batch_blobs >= MAX_INDEX_BLOBS {
-                written.insert(self.put_index(std::mem::take(&mut batch), session).await?);
+                written.insert(self.write_index_file(std::mem::take(&mut batch), session).await?);
                 batch_blobs = 0;
             }
         }
         if !batch.is_empty() {
-            written.insert(self.put_index(batch, session).await?);
+            written.insert(self.write_index_file(batch, session).await?);
         }
         report.index_files_written = written.len();
         for key in old {
@@ -142,13 +142,6 @@ impl Repository {
             self.forget_cached(&key);
         }
         Ok(report)
-    }
-
-    async fn put_index(&self, packs: Vec<IndexPack>, session: &Session) -> Result<ObjectKey> {
-        session.check_fresh()?;
-        let bytes = IndexFile::new(packs).seal(&self.cipher);
-        let id = put_object(&self.vault, ObjectKind::Index, Bytes::from(bytes)).await?;
-        Ok(ObjectKey::new(ObjectKind::Index, id))
     }
 }
 
@@ -375,8 +368,7 @@ impl IndexedRepository {
             packs.push(self.store_tree_pack(writer).await?);
         }
         if !packs.is_empty() {
-            session.check_fresh()?;
-            put_object(&self.vault, ObjectKind::Index, Bytes::from(IndexFile::new(packs).seal(&self.cipher))).await?;
+            self.write_index_file(packs, session).await?;
         }
         for ((original, snap), entry) in rewritten.iter().zip(&mut report.repaired) {
             session.check_fresh()?;

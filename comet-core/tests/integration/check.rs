@@ -4,45 +4,30 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use comet_core::clock::ManualClock;
 use comet_core::index::IndexFile;
 use comet_core::{
-    AffectedSnapshot, BackupOptions, BlobKind, CheckOptions, CheckReport, Error, IndexedRepository, ObjectId, PackId,
-    ProblemKind, PruneOptions, PruneReport, ReadData, Repository, RestoreOptions, SessionSettings, SnapshotId,
+    AffectedSnapshot, BackupOptions, BlobKind, CheckOptions, CheckReport, Error, ObjectId, PackId, ProblemKind,
+    PruneOptions, PruneReport, ReadData, RestoreOptions, SnapshotId,
 };
 use comet_storage::testing::{Operation, RecordingVault};
 use comet_storage::{HashCheck, InMemoryVault, ObjectKey, ObjectKind, Vault, verify_object};
 
-use super::common::{PASSWORD, assert_same_tree, init, master_key, restored_path, write_files};
-
-const HOUR: Duration = Duration::from_secs(3600);
-
-fn fast_sessions() -> SessionSettings {
-    SessionSettings { heartbeat: Duration::from_millis(20), expiry: HOUR }
-}
-
-async fn open(vault: Arc<dyn Vault>, clock: &Arc<ManualClock>) -> Repository {
-    Repository::open(vault, PASSWORD).await.unwrap().with_clock(clock.clone()).with_session_settings(fast_sessions())
-}
-
-async fn indexed(vault: Arc<dyn Vault>, clock: &Arc<ManualClock>) -> IndexedRepository {
-    open(vault, clock).await.load_index().await.unwrap()
-}
+use super::common::{HOUR, assert_same_tree, at, indexed_at, init, master_key, restored_path, write_files};
 
 async fn backup(vault: &Arc<InMemoryVault>, clock: &Arc<ManualClock>, dir: &Path) -> SnapshotId {
-    let mut repo = indexed(vault.clone(), clock).await;
+    let mut repo = indexed_at(vault.clone(), clock).await;
     repo.backup(&BackupOptions::new([dir])).await.unwrap().id
 }
 
 async fn check(vault: &Arc<InMemoryVault>, clock: &Arc<ManualClock>, read_data: ReadData) -> CheckReport {
-    open(vault.clone(), clock).await.check(&CheckOptions::default().read_data(read_data)).await.unwrap()
+    at(vault.clone(), clock).await.check(&CheckOptions::default().read_data(read_data)).await.unwrap()
 }
 
 async fn prune(vault: &Arc<InMemoryVault>, clock: &Arc<ManualClock>) -> Result<PruneReport, Error> {
-    open(vault.clone(), clock).await.prune(&PruneOptions::default()).await
+    at(vault.clone(), clock).await.prune(&PruneOptions::default()).await
 }
 
 fn keys_of(vault: &InMemoryVault, kind: ObjectKind) -> BTreeSet<ObjectKey> {
@@ -168,7 +153,7 @@ async fn read_data_subsets_partition_the_packs() {
     let mut total_read = 0;
     for n in 1..=5u32 {
         let recording = Arc::new(RecordingVault::new(vault.clone()));
-        let repo = open(recording.clone(), &clock).await;
+        let repo = at(recording.clone(), &clock).await;
         recording.clear();
         let report = repo.check(&CheckOptions::default().read_data(ReadData::Subset { n, t: 5 })).await.unwrap();
         let gets: Vec<ObjectKey> = recording
@@ -343,7 +328,7 @@ async fn build(fixture: &str, base: &Base, src: &Sources, clock: &Arc<ManualCloc
                 vault.delete(&key).await.unwrap();
             }
             // With no index the data of `a` is stored again (force: no parent to trust).
-            let mut repo = indexed(vault.clone(), clock).await;
+            let mut repo = indexed_at(vault.clone(), clock).await;
             let again = repo.backup(&BackupOptions::new([&src.a]).force(true)).await.unwrap();
             assert!(again.snapshot.summary.data_blobs_added >= 3, "{:?}", again.snapshot.summary);
             for (key, bytes) in saved {
@@ -368,7 +353,7 @@ async fn build(fixture: &str, base: &Base, src: &Sources, clock: &Arc<ManualCloc
 
 /// Restores every snapshot of `vault` and compares it with its source.
 async fn assert_restores(vault: &Arc<InMemoryVault>, clock: &Arc<ManualClock>, src: &Sources, fixture: &str) {
-    let repo = indexed(vault.clone(), clock).await;
+    let repo = indexed_at(vault.clone(), clock).await;
     let snaps = repo.snapshots().await.unwrap();
     assert!(snaps.len() >= 2, "{fixture}: {} snapshots", snaps.len());
     for (id, snap) in &snaps {

@@ -28,6 +28,24 @@ pub(crate) async fn init(vault: Arc<dyn Vault>) -> IndexedRepository {
     repo.load_index().await.unwrap()
 }
 
+/// One hour.
+pub(crate) const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Opens `vault` with time from `clock` and sessions that beat every 20 ms (expiring after an
+/// hour), for tests that move time.
+pub(crate) async fn at(vault: Arc<dyn Vault>, clock: &Arc<comet_core::clock::ManualClock>) -> Repository {
+    let sessions = comet_core::SessionSettings { heartbeat: std::time::Duration::from_millis(20), expiry: HOUR };
+    Repository::open(vault, PASSWORD).await.unwrap().with_clock(clock.clone()).with_session_settings(sessions)
+}
+
+/// [`at`], with the index loaded.
+pub(crate) async fn indexed_at(
+    vault: Arc<dyn Vault>,
+    clock: &Arc<comet_core::clock::ManualClock>,
+) -> IndexedRepository {
+    at(vault, clock).await.load_index().await.unwrap()
+}
+
 /// Re-opens `vault` (as a new process would).
 pub(crate) async fn reopen(vault: Arc<dyn Vault>) -> IndexedRepository {
     Repository::open(vault, PASSWORD).await.unwrap().load_index().await.unwrap()
@@ -195,12 +213,12 @@ impl Vault for CrashVault {
     async fn list(&self, kind: ObjectKind) -> comet_storage::Result<Vec<comet_storage::ObjectMeta>> {
         self.inner.list(kind).await
     }
+    fn location(&self) -> String {
+        self.inner.location()
+    }
     async fn delete(&self, key: &ObjectKey) -> comet_storage::Result<()> {
         self.mutate()?;
         self.inner.delete(key).await
-    }
-    fn location(&self) -> String {
-        self.inner.location()
     }
 }
 
@@ -254,11 +272,11 @@ impl Vault for GateVault {
     async fn list(&self, kind: ObjectKind) -> comet_storage::Result<Vec<comet_storage::ObjectMeta>> {
         self.inner.list(kind).await
     }
-    async fn delete(&self, key: &ObjectKey) -> comet_storage::Result<()> {
-        self.inner.delete(key).await
-    }
     fn location(&self) -> String {
         self.inner.location()
+    }
+    async fn delete(&self, key: &ObjectKey) -> comet_storage::Result<()> {
+        self.inner.delete(key).await
     }
 }
 

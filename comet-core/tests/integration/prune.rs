@@ -5,30 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use comet_core::clock::ManualClock;
-use comet_core::{
-    BackupOptions, CheckOptions, Error, IndexedRepository, PruneOptions, ReadData, Repository, RestoreOptions,
-    SessionSettings, SnapshotId,
-};
+use comet_core::{BackupOptions, CheckOptions, Error, PruneOptions, ReadData, RestoreOptions, SnapshotId};
 use comet_storage::{InMemoryVault, ObjectKey, ObjectKind, Vault};
 
-use super::common::{CrashVault, GateVault, PASSWORD, assert_same_tree, init, restored_path, write_files};
-
-const HOUR: Duration = Duration::from_secs(3600);
-
-fn fast_sessions() -> SessionSettings {
-    SessionSettings { heartbeat: Duration::from_millis(20), expiry: HOUR }
-}
-
-async fn open(vault: Arc<dyn Vault>, clock: &Arc<ManualClock>) -> Repository {
-    Repository::open(vault, PASSWORD).await.unwrap().with_clock(clock.clone()).with_session_settings(fast_sessions())
-}
-
-async fn indexed(vault: Arc<dyn Vault>, clock: &Arc<ManualClock>) -> IndexedRepository {
-    open(vault, clock).await.load_index().await.unwrap()
-}
+use super::common::{CrashVault, GateVault, HOUR, assert_same_tree, at, indexed_at, init, restored_path, write_files};
 
 async fn backup(vault: &Arc<dyn Vault>, clock: &Arc<ManualClock>, dir: &Path) -> SnapshotId {
-    let mut repo = indexed(vault.clone(), clock).await;
+    let mut repo = indexed_at(vault.clone(), clock).await;
     repo.backup(&BackupOptions::new([dir])).await.unwrap().id
 }
 
@@ -38,7 +21,7 @@ async fn forget(vault: &Arc<dyn Vault>, id: SnapshotId) {
 
 /// Restores every snapshot and compares it with its source directory; checks with read-data.
 async fn assert_intact(vault: &Arc<dyn Vault>, clock: &Arc<ManualClock>, expected: &[(SnapshotId, &Path)]) {
-    let repo = open(vault.clone(), clock).await;
+    let repo = at(vault.clone(), clock).await;
     let report = repo.check(&CheckOptions::default().read_data(ReadData::All)).await.unwrap();
     assert!(report.is_clean(), "check found damage: {:#?}", report.problems);
     let repo = repo.load_index().await.unwrap();
@@ -68,7 +51,7 @@ async fn unused_packs_are_marked_then_deleted_after_the_grace_period() {
     write_files(&a, 4, 300_000, 1);
     write_files(&b, 4, 300_000, 2);
     let (s1, s1_blobs) = {
-        let mut repo = indexed(vault.clone(), &clock).await;
+        let mut repo = indexed_at(vault.clone(), &clock).await;
         let outcome = repo.backup(&BackupOptions::new([&a])).await.unwrap();
         (outcome.id, outcome.snapshot.summary.data_blobs_added)
     };
@@ -76,7 +59,7 @@ async fn unused_packs_are_marked_then_deleted_after_the_grace_period() {
     forget(&vault, s1).await;
     let before = mem.total_bytes();
 
-    let first = open(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
+    let first = at(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
     assert!(first.marked.packs >= 2, "{first:#?}"); // s1's data pack and tree pack
     assert_eq!(first.deleted.packs, 0);
     let data_packs = mem.keys().into_iter().filter(|k| k.kind() == ObjectKind::Pack).count();
@@ -84,18 +67,18 @@ async fn unused_packs_are_marked_then_deleted_after_the_grace_period() {
     // While marked, a backup of the same data does not refer to the marked pack: it stores
     // the data again.
     let again = {
-        let mut repo = indexed(vault.clone(), &clock).await;
+        let mut repo = indexed_at(vault.clone(), &clock).await;
         repo.backup(&BackupOptions::new([&a])).await.unwrap()
     };
     assert_eq!(again.snapshot.summary.data_blobs_added, s1_blobs, "data in a marked pack must be stored again");
 
     clock.advance(23 * HOUR);
-    let early = open(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
+    let early = at(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
     assert_eq!(early.deleted.packs, 0, "deleted before the grace period: {early:#?}");
     assert!(early.waiting.packs >= 2);
 
     clock.advance(2 * HOUR);
-    let late = open(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
+    let late = at(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
     assert_eq!(late.deleted.packs, first.marked.packs + first.repacked.packs, "{late:#?}");
     let packs_now = mem.keys().into_iter().filter(|k| k.kind() == ObjectKind::Pack).count();
     assert!(packs_now < data_packs + 2, "packs were not deleted: {packs_now}");
@@ -117,21 +100,21 @@ async fn a_backup_that_refers_to_a_marked_pack_keeps_it_alive_and_revives_it() {
     // is held just before writing its snapshot.
     let gate = Arc::new(GateVault::new(vault.clone(), ObjectKind::Snapshot));
     let gated: Arc<dyn Vault> = gate.clone();
-    let mut b_repo = indexed(gated, &clock).await;
+    let mut b_repo = indexed_at(gated, &clock).await;
     let a2 = a.clone();
     let b = tokio::spawn(async move { b_repo.backup(&BackupOptions::new([&a2])).await });
     gate.wait_reached().await;
 
     // s1 is forgotten and pruned: its packs look unused and are marked.
     forget(&vault, s1).await;
-    let p1 = open(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
+    let p1 = at(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
     assert!(p1.marked.packs >= 2, "{p1:#?}");
     assert_eq!(p1.live_sessions, 1);
 
     // Long past the grace period, B is still running: its session holds the packs back.
     clock.advance(25 * HOUR);
     tokio::time::sleep(Duration::from_millis(200)).await; // B's heartbeat catches up
-    let p2 = open(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
+    let p2 = at(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
     assert_eq!(p2.deleted.packs, 0, "deleted packs a live backup refers to: {p2:#?}");
     assert!(p2.waiting.packs >= 2);
 
@@ -142,10 +125,10 @@ async fn a_backup_that_refers_to_a_marked_pack_keeps_it_alive_and_revives_it() {
     // B's snapshot uses s1's data pack (and its own tree pack, marked while B was unfinished):
     // both come back. (s1's old trees, which B does not use, may go: reading the files changed
     // their access times, so B stored new trees.)
-    let p3 = open(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
+    let p3 = at(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
     assert!(p3.revived.packs >= 2, "{p3:#?}");
     clock.advance(25 * HOUR);
-    let p4 = open(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
+    let p4 = at(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
     assert_eq!(p4.deleted.packs, 0, "{p4:#?}");
     assert_intact(&vault, &clock, &[(b.id, &a)]).await;
 }
@@ -162,15 +145,15 @@ async fn a_second_prune_refuses_while_one_runs() {
 
     let gate = Arc::new(GateVault::new(vault.clone(), ObjectKind::Index));
     let gated: Arc<dyn Vault> = gate.clone();
-    let first_repo = open(gated, &clock).await;
+    let first_repo = at(gated, &clock).await;
     let first = tokio::spawn(async move { first_repo.prune(&PruneOptions::default()).await });
     gate.wait_reached().await;
-    let second = open(vault.clone(), &clock).await.prune(&PruneOptions::default()).await;
+    let second = at(vault.clone(), &clock).await.prune(&PruneOptions::default()).await;
     assert!(matches!(second, Err(Error::Busy(_))), "{second:?}");
     gate.open();
     first.await.unwrap().unwrap();
     // Once it finished, the next one runs.
-    open(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
+    at(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
 }
 
 /// Copies every object of `from` into a new vault.
@@ -198,7 +181,7 @@ async fn a_prune_killed_after_any_step_leaves_a_sound_vault() {
 
     let sa = backup(&vault, &clock, &a).await;
     forget(&vault, sa).await;
-    open(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
+    at(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
     clock.advance(25 * HOUR);
     let sb = backup(&vault, &clock, &b).await;
     let sc = backup(&vault, &clock, &c).await;
@@ -211,7 +194,7 @@ async fn a_prune_killed_after_any_step_leaves_a_sound_vault() {
         let inner: Arc<dyn Vault> = state.clone();
         let crash = Arc::new(CrashVault::new(inner.clone(), limit));
         let crashing: Arc<dyn Vault> = crash.clone();
-        let result = open(crashing, &clock).await.prune(&PruneOptions::default()).await;
+        let result = at(crashing, &clock).await.prune(&PruneOptions::default()).await;
         if !crash.crashed() {
             let report = result.unwrap();
             assert!(report.deleted.packs >= 2 && report.repacked.packs >= 1, "{report:#?}");
@@ -230,9 +213,9 @@ async fn a_prune_killed_after_any_step_leaves_a_sound_vault() {
         // Whatever step it stopped after, the vault checks clean and restores...
         assert_intact(&inner, &clock, &[(sc, &c)]).await;
         // ...and the next prune finishes the work.
-        open(inner.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
+        at(inner.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
         clock.advance(25 * HOUR);
-        open(inner.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
+        at(inner.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
         assert_intact(&inner, &clock, &[(sc, &c)]).await;
     }
     // Session start, repacked pack, index file, old index removals, pack deletions, session end.
@@ -265,9 +248,9 @@ async fn prune_brings_a_churned_vault_within_ten_percent_of_a_fresh_backup() {
         forget(&vault, *id).await;
     }
     let churned = mem.total_bytes();
-    open(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
+    at(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
     clock.advance(25 * HOUR);
-    open(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
+    at(vault.clone(), &clock).await.prune(&PruneOptions::default()).await.unwrap();
     let pruned = mem.total_bytes();
 
     let (fresh_mem, fresh) = new_vault();

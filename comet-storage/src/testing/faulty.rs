@@ -298,10 +298,10 @@ impl<V: Vault> FaultyVault<V> {
             }
             let index = active.matched;
             active.matched += 1;
-            if let Calls::Range(range) = &active.rule.calls {
-                if !range.contains(&index) {
-                    continue;
-                }
+            if let Calls::Range(range) = &active.rule.calls
+                && !range.contains(&index)
+            {
+                continue;
             }
             match active.rule.fault {
                 Fault::Error(kind) => {
