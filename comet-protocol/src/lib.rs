@@ -5,6 +5,9 @@
 //! Comet read ours unchanged); the request and live-connection messages join it with the
 //! server (issue 4).
 
+pub mod account;
+pub mod api;
+pub mod profile;
 mod status;
 
 pub use status::JobStatus;

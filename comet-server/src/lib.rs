@@ -2,10 +2,19 @@
 //!
 //! The multi-tenant server of Comet: accounts and devices, protected items, schedules and
 //! retention, job history, e-mail reports, the web interface, the admin API and storage buckets.
-//! It is built in issue 4 and later; today this crate only fixes its place in the workspace.
+//! Built in steps: today it has its configuration ([`config`]), its SQLite state with versioned
+//! migrations ([`db`]), administrators and users with Argon2id hashes, session keys and login
+//! rate limiting ([`auth`]), the first methods of the Comet-style API ([`api`], documented in
+//! `docs/api.md`) and the binary's start and graceful stop ([`server`]).
 //!
 //! **Zero knowledge by construction.** This crate depends on `comet-protocol` and
 //! `comet-storage`, never on `comet-core`: the code that could decrypt a vault is not linked
 //! into the server. `tests/dependencies.rs` keeps it that way.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod server;
 
 pub use comet_protocol::PROTOCOL_VERSION;

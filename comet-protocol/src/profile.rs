@@ -1,0 +1,212 @@
+//! The user profile: one versioned JSON document per user, as Comet Server keeps it
+//! (`UserProfileConfig`), with Comet's field names so tools written for Comet read it.
+//!
+//! Everything a user's devices need to know lives here: devices, protected items (sources),
+//! storage vaults (destinations), schedules and retention. Secrets in it are only ever
+//! *wrapped* by a key the server never sees. Edits go through a compare-and-swap on the
+//! profile hash ([`profile_hash`]): an edit based on a stale copy is refused.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the profile document layout.
+pub const PROFILE_VERSION: u32 = 1;
+
+/// Longest accepted user name (Comet's `USERNAME_MAX_LENGTH`).
+pub const USERNAME_MAX_LENGTH: usize = 255;
+
+/// A user's profile.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UserProfile {
+    /// [`PROFILE_VERSION`].
+    pub profile_version: u32,
+    /// The user name (immutable).
+    pub username: String,
+    /// Display name.
+    pub account_name: String,
+    /// IANA time zone of the user (schedules run in the device's).
+    pub local_timezone: String,
+    /// Addresses for e-mail reports.
+    pub emails: Vec<String>,
+    /// The organization (tenant) the user belongs to.
+    #[serde(rename = "OrganizationID")]
+    pub organization_id: String,
+    /// Registered devices by device id.
+    pub devices: BTreeMap<String, DeviceConfig>,
+    /// Protected items by id.
+    pub sources: BTreeMap<String, SourceConfig>,
+    /// Storage vaults by id.
+    pub destinations: BTreeMap<String, DestinationConfig>,
+    /// Schedules by id: which item goes to which vault, when.
+    pub backup_rules: BTreeMap<String, BackupRuleConfig>,
+    /// A suspended user cannot log in, back up or restore.
+    pub is_suspended: bool,
+    /// Creation time, seconds since the epoch.
+    pub create_time: i64,
+}
+
+/// A device of the user.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceConfig {
+    /// Name shown to people (the host name by default).
+    pub friendly_name: String,
+    /// Registration time, seconds since the epoch.
+    pub registration_time: i64,
+    /// Operating system and architecture, as the agent reports them.
+    pub platform_version: String,
+    /// Agent version.
+    pub client_version: String,
+}
+
+/// A protected item: what to back up from which device.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SourceConfig {
+    /// Name shown to people.
+    pub description: String,
+    /// `engine1/file` for files and folders.
+    pub engine: String,
+    /// The device it belongs to.
+    pub owner_device: String,
+    /// Engine settings. Files and folders: `INCLUDE*` paths, `EXCLUDE*` globs, `REXCLUDE*`
+    /// regular expressions (Comet's keys).
+    pub engine_props: BTreeMap<String, String>,
+    /// Creation time, seconds since the epoch.
+    pub create_time: i64,
+    /// Last change, seconds since the epoch.
+    pub modify_time: i64,
+}
+
+/// A storage vault.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DestinationConfig {
+    /// Name shown to people.
+    pub description: String,
+    /// Comet's `DESTINATIONTYPE_*`: 1000 S3, 1002 local path, 1003 Comet server bucket, 1005
+    /// Azure.
+    pub destination_type: u32,
+    /// Where it is: a bucket id on a Comet server, an `s3://` URL, a path.
+    pub location: String,
+    /// Server URL for bucket vaults.
+    pub server_url: String,
+    /// The bucket's access key, wrapped by the user's wrapping key (never readable by the
+    /// server), base64 or hex as the agent writes it.
+    pub wrapped_access_key: String,
+    /// The vault password (opens its key slot), wrapped by the user's wrapping key.
+    pub wrapped_vault_secret: String,
+}
+
+/// A schedule binding a protected item to a vault.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct BackupRuleConfig {
+    /// Name shown to people.
+    pub description: String,
+    /// Protected item id.
+    pub source: String,
+    /// Storage vault id.
+    pub destination: String,
+}
+
+/// Why a profile or a user name is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileError(pub String);
+
+impl std::fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ProfileError {}
+
+/// Checks a user name: 1 to 255 characters from `a-zA-Z0-9_.@-`, case-sensitive (Comet's rule).
+pub fn check_username(name: &str) -> Result<(), ProfileError> {
+    if name.is_empty() || name.len() > USERNAME_MAX_LENGTH {
+        return Err(ProfileError(format!("a user name has 1 to {USERNAME_MAX_LENGTH} characters")));
+    }
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '@' | '-'))) {
+        return Err(ProfileError(format!("character {bad:?} is not allowed in a user name (a-z A-Z 0-9 _ . @ -)")));
+    }
+    if name == "." || name == ".." {
+        return Err(ProfileError("`.` and `..` are not user names".into()));
+    }
+    Ok(())
+}
+
+impl UserProfile {
+    /// A new profile for `username`.
+    pub fn new(username: &str, organization_id: &str, now_secs: i64) -> Self {
+        Self {
+            profile_version: PROFILE_VERSION,
+            username: username.to_owned(),
+            account_name: String::new(),
+            local_timezone: "Etc/UTC".to_owned(),
+            organization_id: organization_id.to_owned(),
+            create_time: now_secs,
+            ..Self::default()
+        }
+    }
+
+    /// Parses a profile sent by a client, refusing unknown versions.
+    pub fn from_json(text: &str) -> Result<Self, ProfileError> {
+        let profile: Self = serde_json::from_str(text).map_err(|e| ProfileError(format!("invalid profile: {e}")))?;
+        if profile.profile_version != PROFILE_VERSION {
+            return Err(ProfileError(format!(
+                "profile version {} is not supported (this server reads {PROFILE_VERSION})",
+                profile.profile_version
+            )));
+        }
+        check_username(&profile.username)?;
+        Ok(profile)
+    }
+
+    /// The canonical JSON text stored and hashed.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a profile always serialises")
+    }
+}
+
+/// The hash of a profile's canonical JSON: what compare-and-swap edits refer to.
+pub fn profile_hash(profile: &UserProfile) -> String {
+    blake3::hash(profile.to_json().as_bytes()).to_hex().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comet_field_names_and_round_trip() {
+        let mut p = UserProfile::new("alice", "default", 1_700_000_000);
+        p.sources.insert(
+            "item1".into(),
+            SourceConfig { engine: "engine1/file".into(), description: "Documents".into(), ..Default::default() },
+        );
+        let json = p.to_json();
+        assert!(json.contains("\"Username\":\"alice\"") && json.contains("\"OrganizationID\""), "{json}");
+        assert!(json.contains("\"Sources\":{\"item1\":{\"Description\":\"Documents\""), "{json}");
+        assert_eq!(UserProfile::from_json(&json).unwrap(), p);
+        assert_eq!(profile_hash(&p), profile_hash(&UserProfile::from_json(&json).unwrap()));
+        let mut q = p.clone();
+        q.account_name = "Alice".into();
+        assert_ne!(profile_hash(&p), profile_hash(&q));
+    }
+
+    #[test]
+    fn bad_profiles_and_names_are_refused() {
+        assert!(UserProfile::from_json("{").is_err());
+        assert!(UserProfile::from_json(r#"{"ProfileVersion": 9, "Username": "a"}"#).is_err());
+        assert!(UserProfile::from_json(r#"{"ProfileVersion": 1, "Username": "../b"}"#).is_err());
+        for good in ["a", "alice.smith@example.com", "A-b_c"] {
+            assert!(check_username(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a b", "a/b", "..", "%2e%2e", "ü", &"x".repeat(256)] {
+            assert!(check_username(bad).is_err(), "{bad}");
+        }
+    }
+}

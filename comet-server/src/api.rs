@@ -1,0 +1,341 @@
+//! The admin and user web API, in the style of Comet Server's: `POST /api/v1/admin/<method>`
+//! and `POST /api/v1/user/web/<method>`, form-encoded, authenticated by the fields `Username`,
+//! `AuthType` (`Password` or `SessionKey`) and `Password` or `SessionKey`; answers are JSON, and
+//! errors are `{"Status": <http code>, "Message": "..."}` with that HTTP status.
+//!
+//! Every method acts within the caller's organization: an id from another organization is
+//! answered exactly like one that does not exist.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Form, Json, Router};
+use comet_protocol::account::AccountSecrets;
+use comet_protocol::api::{ApiResponse, ProfileAndHash, ServerMetaVersion, SessionKeyResponse};
+use comet_protocol::profile::{UserProfile, check_username};
+use serde::Serialize;
+
+use crate::auth::{LoginLimiter, PasswordHasher, key_hash, random_hex};
+use crate::config::ServerConfig;
+use crate::db::{Db, DbError, ProfileUpdate};
+
+/// Everything a request handler needs.
+#[derive(Debug)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The configuration.
+    pub config: ServerConfig,
+    /// Password hashing with the configured cost.
+    pub hasher: PasswordHasher,
+    /// Failed-login counters.
+    pub limiter: LoginLimiter,
+    /// When the server started, seconds since the epoch.
+    pub started: i64,
+}
+
+/// The API routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/api/v1/admin/{*method}", post(admin))
+        .route("/api/v1/user/web/{*method}", post(user_web))
+        .with_state(state)
+}
+
+/// Seconds since the epoch.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// An API error: its HTTP status and message.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+    fn denied() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Invalid username or password")
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        tracing::error!("{e}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error (logged on the server)")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(ApiResponse { status: self.status.as_u16(), message: self.message })).into_response()
+    }
+}
+
+type Fields = HashMap<String, String>;
+type ApiResult = Result<Response, ApiError>;
+
+// Handlers return `ApiResult` throughout; wrapping here keeps every arm the same shape.
+#[allow(clippy::unnecessary_wraps)]
+fn ok_json(value: &impl Serialize) -> ApiResult {
+    Ok(Json(value).into_response())
+}
+
+fn field<'a>(fields: &'a Fields, name: &str) -> Result<&'a str, ApiError> {
+    fields.get(name).map(String::as_str).ok_or_else(|| ApiError::bad_request(format!("missing field {name}")))
+}
+
+/// Who is calling.
+#[derive(Debug)]
+struct Caller {
+    username: String,
+    organization: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Admin,
+    User,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::User => "user",
+        }
+    }
+}
+
+/// A hash for unknown accounts, so that a login to a missing account costs as much as one to an
+/// existing account (no user enumeration by timing).
+fn decoy_hash(state: &AppState) -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| state.hasher.hash(b"decoy password"))
+}
+
+async fn authenticate(state: &AppState, fields: &Fields, from: SocketAddr, kind: Kind) -> Result<Caller, ApiError> {
+    let username = field(fields, "Username")?.to_owned();
+    match fields.get("AuthType").map_or("Password", String::as_str) {
+        "Password" => {
+            let password = field(fields, "Password")?.to_owned();
+            if let Err(wait) = state.limiter.check(&username, from.ip()) {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("too many failed logins: try again in {} s", wait.as_secs().max(1)),
+                ));
+            }
+            let stored = match kind {
+                Kind::Admin => state.db.admin(&username).await?,
+                Kind::User => state.db.user_login(&username).await?,
+            };
+            let (organization, hash) = match stored {
+                Some((org, hash)) => (Some(org), hash),
+                None => (None, decoy_hash(state).to_owned()),
+            };
+            let matches = tokio::task::spawn_blocking(move || PasswordHasher::verify(&hash, password.as_bytes()))
+                .await
+                .unwrap_or(false);
+            match organization {
+                Some(organization) if matches => Ok(Caller { username, organization }),
+                _ => {
+                    state.limiter.failed(&username, from.ip());
+                    tracing::warn!("failed {} login for {username:?} from {}", kind.as_str(), from.ip());
+                    Err(ApiError::denied())
+                }
+            }
+        }
+        "SessionKey" => {
+            let key = field(fields, "SessionKey")?;
+            match state.db.session(&key_hash(key), kind.as_str(), &username, now_secs()).await? {
+                Some(organization) => Ok(Caller { username, organization }),
+                None => Err(ApiError::new(StatusCode::FORBIDDEN, "Invalid or expired session key")),
+            }
+        }
+        other => Err(ApiError::bad_request(format!("unknown AuthType {other:?} (Password or SessionKey)"))),
+    }
+}
+
+async fn start_session(state: &AppState, caller: &Caller, kind: Kind) -> ApiResult {
+    let key = random_hex(32);
+    let expires = now_secs() + i64::from(state.config.security.session_timeout_minutes) * 60;
+    state.db.add_session(&key_hash(&key), kind.as_str(), &caller.username, &caller.organization, expires).await?;
+    ok_json(&SessionKeyResponse { status: 200, message: "OK".into(), session_key: key })
+}
+
+async fn revoke_session(state: &AppState, fields: &Fields) -> ApiResult {
+    if let Some(key) = fields.get("SessionKey") {
+        state.db.revoke_session(&key_hash(key)).await?;
+    }
+    ok_json(&ApiResponse::ok())
+}
+
+/// The user a method targets, checked like any user name (no `..`, `/`, `%2e`).
+fn target_user(fields: &Fields) -> Result<&str, ApiError> {
+    let name = field(fields, "TargetUser")?;
+    check_username(name).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(name)
+}
+
+async fn admin(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    Path(method): Path<String>,
+    Form(fields): Form<Fields>,
+) -> Response {
+    admin_method(&state, from, &method, &fields).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn admin_method(state: &AppState, from: SocketAddr, method: &str, fields: &Fields) -> ApiResult {
+    let caller = authenticate(state, fields, from, Kind::Admin).await?;
+    let org = caller.organization.as_str();
+    match method {
+        "meta/version" => ok_json(&ServerMetaVersion {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            protocol_version: comet_protocol::PROTOCOL_VERSION,
+            server_start_time: state.started,
+            storage_role: true,
+            auth_role: true,
+        }),
+        "account/session-start" => start_session(state, &caller, Kind::Admin).await,
+        "account/session-revoke" => revoke_session(state, fields).await,
+        "list-users" => ok_json(&state.db.list_users(org).await?),
+        "list-users-full" => {
+            let profiles: std::collections::BTreeMap<String, UserProfile> =
+                state.db.list_profiles(org).await?.into_iter().map(|p| (p.username.clone(), p)).collect();
+            ok_json(&profiles)
+        }
+        "add-user" => {
+            let name = target_user(fields)?;
+            let password = field(fields, "TargetPassword")?;
+            if password.chars().count() < 8 || password.contains(['\n', '\r']) {
+                return Err(ApiError::bad_request("a password has at least 8 characters on one line"));
+            }
+            if let Some(target_org) = fields.get("TargetOrganization")
+                && target_org != org
+            {
+                return Err(ApiError::new(StatusCode::FORBIDDEN, "you cannot create users in another organization"));
+            }
+            let login_hash = login_hash_of(state, name, password).await;
+            let profile = UserProfile::new(name, org, now_secs());
+            if !state.db.add_user(&profile, &login_hash, now_secs()).await? {
+                return Err(ApiError::new(StatusCode::CONFLICT, format!("user {name} already exists")));
+            }
+            tracing::info!("admin {} added user {name}", caller.username);
+            ok_json(&ApiResponse::ok())
+        }
+        "delete-user" => {
+            let name = target_user(fields)?;
+            if !state.db.delete_user(name, org).await? {
+                return Err(ApiError::not_found(format!("no user {name}")));
+            }
+            tracing::info!("admin {} deleted user {name}", caller.username);
+            ok_json(&ApiResponse::ok())
+        }
+        "get-user-profile" => {
+            let name = target_user(fields)?;
+            let (profile, _) =
+                state.db.profile(name, org).await?.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
+            ok_json(&profile)
+        }
+        "get-user-profile-and-hash" => {
+            let name = target_user(fields)?;
+            let (profile, profile_hash) =
+                state.db.profile(name, org).await?.ok_or_else(|| ApiError::not_found(format!("no user {name}")))?;
+            ok_json(&ProfileAndHash { profile, profile_hash })
+        }
+        "set-user-profile-hash" => {
+            let name = target_user(fields)?;
+            let profile = UserProfile::from_json(field(fields, "ProfileData")?)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            if profile.username != name {
+                return Err(ApiError::bad_request(
+                    "ProfileData.Username must be TargetUser (user names cannot change)",
+                ));
+            }
+            if profile.organization_id != org {
+                return Err(ApiError::bad_request("ProfileData.OrganizationID cannot change"));
+            }
+            match state.db.set_profile(&profile, org, field(fields, "RequireHash")?).await? {
+                ProfileUpdate::Updated(_) => ok_json(&ApiResponse::ok()),
+                ProfileUpdate::Conflict => Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "the profile changed since it was read (RequireHash is stale): read it again and retry",
+                )),
+                ProfileUpdate::NoSuchUser => Err(ApiError::not_found(format!("no user {name}"))),
+            }
+        }
+        "reset-user-password" => {
+            let name = target_user(fields)?;
+            let password = field(fields, "NewPassword")?;
+            if password.chars().count() < 8 {
+                return Err(ApiError::bad_request("a password has at least 8 characters"));
+            }
+            let login_hash = login_hash_of(state, name, password).await;
+            if !state.db.set_login_hash(name, org, &login_hash).await? {
+                return Err(ApiError::not_found(format!("no user {name}")));
+            }
+            tracing::info!("admin {} reset the password of {name}", caller.username);
+            ok_json(&ApiResponse {
+                status: 200,
+                message: "password reset. The storage vault secrets in this user's profile are wrapped by a key \
+                          derived from the old password, which the server never had: they cannot be opened with the \
+                          new one unless the user re-wraps them from a device still logged in."
+                    .into(),
+            })
+        }
+        _ => Err(ApiError::not_found(format!("no admin method {method:?}"))),
+    }
+}
+
+/// The stored hash of the login secret that `password` gives `username`.
+async fn login_hash_of(state: &AppState, username: &str, password: &str) -> String {
+    let (hasher, username, password) = (state.hasher.clone(), username.to_owned(), password.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let secrets = AccountSecrets::derive(&username, password.as_bytes());
+        hasher.hash(secrets.login_secret.as_bytes())
+    })
+    .await
+    .expect("hashing does not panic")
+}
+
+async fn user_web(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(from): ConnectInfo<SocketAddr>,
+    Path(method): Path<String>,
+    Form(fields): Form<Fields>,
+) -> Response {
+    user_method(&state, from, &method, &fields).await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn user_method(state: &AppState, from: SocketAddr, method: &str, fields: &Fields) -> ApiResult {
+    let caller = authenticate(state, fields, from, Kind::User).await?;
+    match method {
+        "session/start" => start_session(state, &caller, Kind::User).await,
+        "session/revoke" => revoke_session(state, fields).await,
+        "get-user-profile-and-hash" => {
+            let (profile, profile_hash) = state
+                .db
+                .profile(&caller.username, &caller.organization)
+                .await?
+                .ok_or_else(|| ApiError::not_found("no such user"))?;
+            ok_json(&ProfileAndHash { profile, profile_hash })
+        }
+        _ => Err(ApiError::not_found(format!("no user method {method:?}"))),
+    }
+}
