@@ -37,6 +37,8 @@ pub struct AppState {
     pub limiter: LoginLimiter,
     /// When the server started, seconds since the epoch.
     pub started: i64,
+    /// The hosted storage buckets.
+    pub buckets: crate::storage::Buckets,
 }
 
 /// The API routes.
@@ -44,7 +46,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/api/v1/admin/{*method}", post(admin))
         .route("/api/v1/user/web/{*method}", post(user_web))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::storage::router(state))
 }
 
 /// Seconds since the epoch.
@@ -299,8 +302,67 @@ async fn admin_method(state: &AppState, from: SocketAddr, method: &str, fields: 
                     .into(),
             })
         }
+        "storage/register-bucket" => {
+            let id = match fields.get("SetBucketValue") {
+                Some(id) if crate::storage::is_bucket_id(id) => id.clone(),
+                Some(_) => return Err(ApiError::bad_request("SetBucketValue must be 32 lower-case hex characters")),
+                None => random_hex(16),
+            };
+            let owner = match fields.get("TargetUser") {
+                Some(user) => {
+                    check_username(user).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                    if state.db.profile(user, org).await?.is_none() {
+                        return Err(ApiError::not_found(format!("no user {user}")));
+                    }
+                    Some(user.clone())
+                }
+                None => None,
+            };
+            let key = random_hex(32);
+            let record = crate::db::BucketRecord {
+                id: id.clone(),
+                organization_id: org.to_owned(),
+                key_hash: key_hash(&key),
+                owner,
+                append_only: fields.get("AppendOnly").is_some_and(|v| v == "true" || v == "1"),
+                create_time: now_secs(),
+            };
+            if state.db.bucket(&id).await?.is_some() {
+                return Err(ApiError::new(StatusCode::CONFLICT, format!("bucket {id} already exists")));
+            }
+            state.db.add_bucket(&record).await?;
+            tracing::info!("admin {} registered bucket {id}", caller.username);
+            ok_json(&BucketRegistered { status: 200, message: "OK".into(), bucket_value: id, secret_key: key })
+        }
+        "storage/list-buckets" => {
+            let buckets: std::collections::BTreeMap<String, crate::db::BucketRecord> =
+                state.db.list_buckets(org).await?.into_iter().map(|b| (b.id.clone(), b)).collect();
+            ok_json(&buckets)
+        }
+        "storage/delete-bucket" => {
+            let id = field(fields, "BucketID")?;
+            if !crate::storage::is_bucket_id(id) || !state.db.delete_bucket(id, org).await? {
+                return Err(ApiError::not_found(format!("no bucket {id}")));
+            }
+            state.buckets.forget(id);
+            tracing::info!(
+                "admin {} deleted bucket {id} (its objects stay in the store until removed)",
+                caller.username
+            );
+            ok_json(&ApiResponse::ok())
+        }
         _ => Err(ApiError::not_found(format!("no admin method {method:?}"))),
     }
+}
+
+/// `AdminStorageRegisterBucket`: the new bucket and its key (shown once; only a hash is kept).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct BucketRegistered {
+    status: u16,
+    message: String,
+    bucket_value: String,
+    secret_key: String,
 }
 
 /// The stored hash of the login secret that `password` gives `username`.

@@ -260,6 +260,90 @@ impl Db {
     }
 }
 
+/// A storage bucket's record.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BucketRecord {
+    /// Its id.
+    #[serde(skip)]
+    pub id: String,
+    /// Its organization.
+    #[serde(rename = "OrganizationID")]
+    pub organization_id: String,
+    /// BLAKE3 of its access key.
+    #[serde(skip)]
+    pub key_hash: String,
+    /// The user it belongs to, if any.
+    pub owner: Option<String>,
+    /// Whether deletes are refused.
+    pub append_only: bool,
+    /// Creation time, seconds since the epoch.
+    pub create_time: i64,
+}
+
+impl Db {
+    /// Adds a bucket.
+    pub async fn add_bucket(&self, b: &BucketRecord) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO buckets (id, organization_id, key_hash, owner, append_only, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&b.id)
+        .bind(&b.organization_id)
+        .bind(&b.key_hash)
+        .bind(&b.owner)
+        .bind(b.append_only)
+        .bind(b.create_time)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A bucket by id.
+    pub async fn bucket(&self, id: &str) -> DbResult<Option<BucketRecord>> {
+        let row = sqlx::query(
+            "SELECT id, organization_id, key_hash, owner, append_only, created_at FROM buckets WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| bucket_of(&r)))
+    }
+
+    /// The buckets of an organization.
+    pub async fn list_buckets(&self, org: &str) -> DbResult<Vec<BucketRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, organization_id, key_hash, owner, append_only, created_at FROM buckets \
+             WHERE organization_id = ? ORDER BY id",
+        )
+        .bind(org)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(bucket_of).collect())
+    }
+
+    /// Removes a bucket's record; false if there was none in this organization.
+    pub async fn delete_bucket(&self, id: &str, org: &str) -> DbResult<bool> {
+        let done = sqlx::query("DELETE FROM buckets WHERE id = ? AND organization_id = ?")
+            .bind(id)
+            .bind(org)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+fn bucket_of(r: &sqlx::sqlite::SqliteRow) -> BucketRecord {
+    BucketRecord {
+        id: r.get(0),
+        organization_id: r.get(1),
+        key_hash: r.get(2),
+        owner: r.get(3),
+        append_only: r.get(4),
+        create_time: r.get(5),
+    }
+}
+
 fn parse_profile(user: String, json: &str) -> DbResult<UserProfile> {
     UserProfile::from_json(json).map_err(|e| DbError::BadProfile { user, reason: e.to_string() })
 }

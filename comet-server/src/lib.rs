@@ -16,5 +16,6 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod server;
+pub mod storage;
 
 pub use comet_protocol::PROTOCOL_VERSION;

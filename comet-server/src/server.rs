@@ -92,6 +92,7 @@ pub async fn run(options: RunOptions, config: ServerConfig) -> Result<(), Server
         db: db.clone(),
         limiter: LoginLimiter::new(&config.security),
         hasher,
+        buckets: crate::storage::Buckets::new(config.storage.clone(), config.bucket_dir(&options.data_dir)),
         config: config.clone(),
         started: now_secs(),
     });

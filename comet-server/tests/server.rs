@@ -1,6 +1,7 @@
 //! The `comet-server` binary on loopback: configuration, first administrator, the admin and user
 //! API, compare-and-swap profile edits, login rate limiting, graceful shutdown and restart.
 
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -27,24 +28,61 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-/// POSTs a form and returns the HTTP status and the JSON answer (a minimal HTTP/1.1 client).
-fn post(addr: SocketAddr, path: &str, fields: &[(&str, &str)]) -> (u16, Value) {
-    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
-    let body = body.join("&");
+/// Sends one HTTP/1.1 request (a minimal client) and returns the status, headers and body.
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status: u16 = response[9..12].parse().unwrap();
-    let (_, payload) = response.split_once("\r\n\r\n").unwrap();
-    (status, serde_json::from_str(payload).unwrap_or(Value::Null))
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    for (k, v) in headers {
+        write!(head, "{k}: {v}\r\n").unwrap();
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status: u16 = head[9..12].parse().unwrap();
+    let mut body = response[split + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    (status, head, body)
+}
+
+/// Decodes a chunked body.
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = usize::from_str_radix(std::str::from_utf8(&data[..line_end]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[line_end + 2..line_end + 2 + size]);
+        data = &data[line_end + 2 + size + 2..];
+    }
+}
+
+/// POSTs a form and returns the HTTP status and the JSON answer.
+fn post(addr: SocketAddr, path: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
+    let (status, _, body) = request(
+        addr,
+        "POST",
+        path,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.join("&").as_bytes(),
+    );
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
 struct Server {
@@ -280,5 +318,131 @@ fn users_profiles_sessions_and_limits_through_the_api() {
     let server = Server::start(&data);
     let (status, users) = server.admin("list-users", &[]);
     assert_eq!((status, users), (200, serde_json::json!(["alice"])));
+    server.stop();
+}
+
+#[test]
+fn buckets_store_opaque_objects_for_their_key_holders_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let register = |append_only: &str| {
+        let (status, b) = server.admin("storage/register-bucket", &[("AppendOnly", append_only)]);
+        assert_eq!(status, 200, "{b}");
+        (b["BucketValue"].as_str().unwrap().to_owned(), b["SecretKey"].as_str().unwrap().to_owned())
+    };
+    let (a, key_a) = register("false");
+    let (b, key_b) = register("true");
+    let auth_a = format!("Bearer {key_a}");
+    let auth_b = format!("Bearer {key_b}");
+    let pack = "data/ab/ab00000000000000000000000000000000000000000000000000000000000000";
+    let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+
+    let put = |bucket: &str, auth: &str, path: &str, body: &[u8]| {
+        request(server.addr, "PUT", &format!("/storage/v1/{bucket}/{path}"), &[("Authorization", auth)], body).0
+    };
+    assert_eq!(put(&a, &auth_a, pack, &bytes), 201);
+    assert_eq!(put(&a, &auth_a, pack, b"other"), 409, "create-only");
+    let (status, _, got) =
+        request(server.addr, "GET", &format!("/storage/v1/{a}/{pack}"), &[("Authorization", &auth_a)], b"");
+    assert_eq!((status, got.len()), (200, bytes.len()));
+    assert_eq!(got, bytes);
+    let (status, _, range) = request(
+        server.addr,
+        "GET",
+        &format!("/storage/v1/{a}/{pack}"),
+        &[("Authorization", &auth_a), ("Range", "bytes=10-19")],
+        b"",
+    );
+    assert_eq!((status, range.as_slice()), (206, &bytes[10..20]));
+    let (status, head, _) =
+        request(server.addr, "HEAD", &format!("/storage/v1/{a}/{pack}"), &[("Authorization", &auth_a)], b"");
+    assert_eq!(status, 200);
+    assert!(head.contains("x-comet-size: 100000"), "{head}");
+    let (status, _, listed) =
+        request(server.addr, "GET", &format!("/storage/v1/{a}?list=data"), &[("Authorization", &auth_a)], b"");
+    assert_eq!(status, 200);
+    let listed: Value = serde_json::from_slice(&listed).unwrap();
+    assert_eq!(listed[0]["Path"], pack);
+    assert_eq!(listed[0]["Size"], 100_000);
+    // The bytes are stored as they came, in bucket a's own folder.
+    let on_disk = data.join("buckets").join(&a).join(pack);
+    assert_eq!(std::fs::read(on_disk).unwrap(), bytes);
+
+    // Another bucket's key, no key, a wrong key, hostile paths.
+    for auth in [auth_b.as_str(), "", "Bearer 00"] {
+        let (status, _, _) =
+            request(server.addr, "GET", &format!("/storage/v1/{a}/{pack}"), &[("Authorization", auth)], b"");
+        assert_eq!(status, 403, "{auth:?}");
+    }
+    for hostile in ["../x", "data/../config", "data/ab/..%2f..%2fconfig", "etc/passwd", "data/zz/zz", "config/x"] {
+        let (status, _, _) =
+            request(server.addr, "PUT", &format!("/storage/v1/{a}/{hostile}"), &[("Authorization", &auth_a)], b"x");
+        assert!(status == 400 || status == 404, "{hostile}: {status}");
+    }
+    for hostile in ["..", "%2e%2e", "ABCDEF"] {
+        let (status, _, _) =
+            request(server.addr, "GET", &format!("/storage/v1/{hostile}/config"), &[("Authorization", &auth_a)], b"");
+        assert!(status == 400 || status == 404, "{hostile}: {status}");
+    }
+    assert!(!dir.path().join("x").exists() && !data.join("buckets").join("etc").exists());
+
+    // Deletes: allowed in a, refused in the append-only b (but for session markers).
+    let (status, _, _) =
+        request(server.addr, "DELETE", &format!("/storage/v1/{a}/{pack}"), &[("Authorization", &auth_a)], b"");
+    assert_eq!(status, 204);
+    assert_eq!(put(&b, &auth_b, pack, &bytes), 201);
+    let (status, _, body) =
+        request(server.addr, "DELETE", &format!("/storage/v1/{b}/{pack}"), &[("Authorization", &auth_b)], b"");
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(put(&b, &auth_b, pack, b"overwrite"), 409, "no overwrite in an append-only bucket either");
+    let session = "sessions/0000000000000000000000000000000000000000000000000000000000000000";
+    assert_eq!(put(&b, &auth_b, session, b"marker"), 201);
+    let (status, _, _) =
+        request(server.addr, "DELETE", &format!("/storage/v1/{b}/{session}"), &[("Authorization", &auth_b)], b"");
+    assert_eq!(status, 204);
+
+    let (status, list) = server.admin("storage/list-buckets", &[]);
+    assert_eq!(status, 200);
+    assert_eq!(list[&b]["AppendOnly"], true);
+    assert_eq!(server.admin("storage/delete-bucket", &[("BucketID", &a)]).0, 200);
+    let (status, _, _) =
+        request(server.addr, "GET", &format!("/storage/v1/{a}?list=data"), &[("Authorization", &auth_a)], b"");
+    assert_eq!(status, 403, "a deleted bucket's key opens nothing");
+    server.stop();
+}
+
+#[test]
+fn a_bucket_reached_through_remote_vault_keeps_the_vault_contract() {
+    use comet_storage::{ErrorKind, ObjectId, ObjectKey, RemoteVault, Vault};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let register = |append_only: &str| {
+        let (_, b) = server.admin("storage/register-bucket", &[("AppendOnly", append_only)]);
+        (b["BucketValue"].as_str().unwrap().to_owned(), b["SecretKey"].as_str().unwrap().to_owned())
+    };
+    let url = format!("http://{}", server.addr);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (id, key) = register("false");
+        let vault = std::sync::Arc::new(RemoteVault::new(&url, &id, &key).unwrap());
+        comet_storage::testing::conformance::run(vault).await;
+
+        // Append-only: adds work, deletes and overwrites are refused by the server.
+        let (id, key) = register("true");
+        let vault = RemoteVault::new(&url, &id, &key).unwrap();
+        let object = ObjectKey::pack(ObjectId::of(b"pack"));
+        vault.put(&object, bytes::Bytes::from_static(b"pack")).await.unwrap();
+        assert_eq!(vault.delete(&object).await.unwrap_err().kind(), ErrorKind::Forbidden);
+        assert_eq!(
+            vault.put(&object, bytes::Bytes::from_static(b"evil")).await.unwrap_err().kind(),
+            ErrorKind::AlreadyExists
+        );
+        assert_eq!(vault.get(&object).await.unwrap(), "pack");
+
+        // A wrong key opens nothing.
+        let wrong = RemoteVault::new(&url, &id, "00").unwrap();
+        assert_eq!(wrong.get(&object).await.unwrap_err().kind(), ErrorKind::Forbidden);
+    });
     server.stop();
 }

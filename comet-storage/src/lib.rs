@@ -37,6 +37,7 @@ mod error;
 mod key;
 mod memory;
 mod open;
+mod remote;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -47,6 +48,7 @@ pub use error::{BoxError, Error, ErrorKind, Result};
 pub use key::{ObjectId, ObjectKey, ObjectKind};
 pub use memory::InMemoryVault;
 pub use open::{VaultLocation, open_vault, open_vault_with};
+pub use remote::RemoteVault;
 pub use store::ObjectStoreVault;
 pub use vault::{ObjectMeta, Vault};
 pub use verify::{HashCheck, verify_object};
