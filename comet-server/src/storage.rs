@@ -167,8 +167,16 @@ async fn authorize(
     Ok((record, vault))
 }
 
-fn object_key(path: &str) -> Result<ObjectKey, Refusal> {
-    ObjectKey::parse(path).map_err(|_| error(StatusCode::BAD_REQUEST, "not a vault object path"))
+/// The bucket, its vault and the object a request names, once the key is checked.
+async fn target(
+    state: &AppState,
+    bucket: &str,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<(crate::db::BucketRecord, Arc<dyn Vault>, ObjectKey), Refusal> {
+    let (record, vault) = authorize(state, bucket, headers).await?;
+    let key = ObjectKey::parse(path).map_err(|_| error(StatusCode::BAD_REQUEST, "not a vault object path"))?;
+    Ok((record, vault, key))
 }
 
 async fn put_object(
@@ -177,12 +185,8 @@ async fn put_object(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (_, vault) = match authorize(&state, &bucket, &headers).await {
-        Ok(ok) => ok,
-        Err(r) => return r.into_response(),
-    };
-    let key = match object_key(&path) {
-        Ok(k) => k,
+    let (_, vault, key) = match target(&state, &bucket, &path, &headers).await {
+        Ok(t) => t,
         Err(r) => return r.into_response(),
     };
     match vault.put(&key, body).await {
@@ -203,12 +207,8 @@ async fn get_object(
     Path((bucket, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let (_, vault) = match authorize(&state, &bucket, &headers).await {
-        Ok(ok) => ok,
-        Err(r) => return r.into_response(),
-    };
-    let key = match object_key(&path) {
-        Ok(k) => k,
+    let (_, vault, key) = match target(&state, &bucket, &path, &headers).await {
+        Ok(t) => t,
         Err(r) => return r.into_response(),
     };
     match headers.get(header::RANGE).map(|v| v.to_str().ok().and_then(parse_range)) {
@@ -229,12 +229,8 @@ async fn head_object(
     Path((bucket, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let (_, vault) = match authorize(&state, &bucket, &headers).await {
-        Ok(ok) => ok,
-        Err(r) => return r.into_response(),
-    };
-    let key = match object_key(&path) {
-        Ok(k) => k,
+    let (_, vault, key) = match target(&state, &bucket, &path, &headers).await {
+        Ok(t) => t,
         Err(r) => return r.into_response(),
     };
     match vault.head(&key).await {
@@ -256,12 +252,8 @@ async fn delete_object(
     Path((bucket, path)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let (record, vault) = match authorize(&state, &bucket, &headers).await {
-        Ok(ok) => ok,
-        Err(r) => return r.into_response(),
-    };
-    let key = match object_key(&path) {
-        Ok(k) => k,
+    let (record, vault, key) = match target(&state, &bucket, &path, &headers).await {
+        Ok(t) => t,
         Err(r) => return r.into_response(),
     };
     // Sessions come and go even in an append-only bucket: they are markers, not data.
