@@ -39,9 +39,9 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
-    /// Something the configuration asks for is not available in this build.
-    #[error("{0}")]
-    Unsupported(String),
+    /// The TLS certificate or key could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// Command-line choices that affect running.
@@ -82,12 +82,6 @@ pub async fn run(options: RunOptions, config: ServerConfig) -> Result<(), Server
             tracing::info!("created the first administrator {FIRST_ADMIN} with the password from {ADMIN_PASSWORD_ENV}");
         }
     }
-    if let Some(tls) = config.listen.iter().find(|l| l.tls().is_some()) {
-        return Err(ServerError::Unsupported(format!(
-            "{}: TLS listeners are not served by this build yet; listen on loopback without TLS",
-            tls.address
-        )));
-    }
     let state = Arc::new(AppState {
         db: db.clone(),
         limiter: LoginLimiter::new(&config.security),
@@ -103,14 +97,37 @@ pub async fn run(options: RunOptions, config: ServerConfig) -> Result<(), Server
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
     for listen in &config.listen {
+        let service = app.clone().into_make_service_with_connect_info::<SocketAddr>();
+        let mut stop = stop_rx.clone();
+        if let Some((cert, key)) = listen.tls() {
+            // HTTPS: rustls with the PEM files of the configuration.
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await.map_err(|e| {
+                ServerError::Tls(format!("{}: {} / {}: {e}", listen.address, cert.display(), key.display()))
+            })?;
+            let listener = std::net::TcpListener::bind(listen.address)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(|source| ServerError::Listen { address: listen.address, source })?;
+            let bound =
+                listener.local_addr().map_err(|source| ServerError::Listen { address: listen.address, source })?;
+            tracing::info!("listening on https://{bound}");
+            println!("listening on https://{bound}");
+            let handle = axum_server::Handle::new();
+            let server = axum_server::from_tcp_rustls(listener, tls)
+                .map_err(|source| ServerError::Listen { address: listen.address, source })?
+                .handle(handle.clone());
+            tokio::spawn(async move {
+                let _ = stop.wait_for(|s| *s).await;
+                handle.graceful_shutdown(Some(Duration::from_secs(30)));
+            });
+            servers.push(tokio::spawn(async move { server.serve(service).await }));
+            continue;
+        }
         let listener = tokio::net::TcpListener::bind(listen.address)
             .await
             .map_err(|source| ServerError::Listen { address: listen.address, source })?;
         let bound = listener.local_addr().map_err(|source| ServerError::Listen { address: listen.address, source })?;
         tracing::info!("listening on http://{bound}");
         println!("listening on http://{bound}");
-        let mut stop = stop_rx.clone();
-        let service = app.clone().into_make_service_with_connect_info::<SocketAddr>();
         servers.push(tokio::spawn(async move {
             axum::serve(listener, service)
                 .with_graceful_shutdown(async move {

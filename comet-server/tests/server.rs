@@ -446,3 +446,93 @@ fn a_bucket_reached_through_remote_vault_keeps_the_vault_contract() {
     });
     server.stop();
 }
+
+#[test]
+fn tls_listeners_serve_https_with_the_configured_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let ca = dir.path().join("ca.pem");
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir.path()).output().expect("openssl is installed");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    // A test CA, and a server certificate for 127.0.0.1 signed by it.
+    openssl(
+        &[
+            &["req", "-x509"],
+            &ec[..],
+            &["-days", "1", "-subj", "/CN=comet test CA", "-keyout", "ca.key", "-out", "ca.pem"],
+        ]
+        .concat(),
+    );
+    openssl(&[&["req"], &ec[..], &["-subj", "/CN=127.0.0.1", "-keyout", "key.pem", "-out", "leaf.csr"]].concat());
+    std::fs::write(
+        dir.path().join("leaf.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "cert.pem",
+    ]);
+    let addr = free_port();
+    std::fs::write(
+        data.join("comet-server.toml"),
+        format!(
+            "[[listen]]\naddress = \"{addr}\"\ntls_certificate = \"{}\"\ntls_private_key = \"{}\"\n",
+            cert.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let mut child = binary()
+        .arg("--data-dir")
+        .arg(&data)
+        .env("COMET_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the server did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (status, body) = runtime.block_on(async {
+        let root = reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap();
+        let client = reqwest::Client::builder().add_root_certificate(root).build().unwrap();
+        let response = client
+            .post(format!("https://{addr}/api/v1/admin/meta/version"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("Username=admin&Password={}", encode(ADMIN_PASSWORD)))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    });
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("ProtocolVersion"), "{body}");
+    // Plain HTTP gets no answer on a TLS port.
+    let (plain, _, _) = std::panic::catch_unwind(|| request(addr, "POST", "/api/v1/admin/meta/version", &[], b""))
+        .unwrap_or((0, String::new(), Vec::new()));
+    assert_ne!(plain, 200);
+    let _ = child.kill();
+    let _ = child.wait();
+}
