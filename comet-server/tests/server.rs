@@ -103,20 +103,7 @@ impl Server {
             let text = format!("[[listen]]\naddress = \"{addr}\"\n\n[security]\nargon2_memory_kib = 8192\n");
             std::fs::write(&config, text).unwrap();
         }
-        let child = binary()
-            .arg("--data-dir")
-            .arg(data)
-            .env("COMET_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while TcpStream::connect(addr).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "the server did not start listening");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, addr }
+        Self { child: spawn_listening(data, addr), addr }
     }
 
     fn admin(&self, method: &str, fields: &[(&str, &str)]) -> (u16, Value) {
@@ -145,6 +132,25 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts the server on `data` (admin password [`ADMIN_PASSWORD`]) and waits, bounded, until
+/// `addr` accepts connections.
+fn spawn_listening(data: &Path, addr: SocketAddr) -> Child {
+    let child = binary()
+        .arg("--data-dir")
+        .arg(data)
+        .env("COMET_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the server did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
 }
 
 fn free_port() -> SocketAddr {
@@ -501,19 +507,7 @@ fn tls_listeners_serve_https_with_the_configured_certificate() {
         ),
     )
     .unwrap();
-    let mut child = binary()
-        .arg("--data-dir")
-        .arg(&data)
-        .env("COMET_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while TcpStream::connect(addr).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "the server did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut child = spawn_listening(&data, addr);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (status, body) = runtime.block_on(async {
         let root = reqwest::Certificate::from_pem(&std::fs::read(&ca).unwrap()).unwrap();

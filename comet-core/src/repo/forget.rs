@@ -27,9 +27,7 @@ impl Repository {
                     Err(e) if e.is_not_found() => {}
                     Err(e) => return Err(e.into()),
                 }
-                if let Some(cache) = &self.cache {
-                    cache.remove(&key);
-                }
+                self.forget_cached(&key);
                 Ok(())
             })
             .buffer_unordered(LOAD_CONCURRENCY)

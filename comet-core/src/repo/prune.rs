@@ -459,18 +459,8 @@ impl Repository {
         report.index_files_written = written.len();
 
         // 7. The index files read at the start are now superseded.
-        for id in &index_files {
-            let key = ObjectKey::new(ObjectKind::Index, *id);
-            if written.contains(&key) {
-                continue;
-            }
-            match vault.delete(&key).await {
-                Ok(()) => report.index_files_removed += 1,
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e.into()),
-            }
-            self.forget_cached(&key);
-        }
+        let superseded: Vec<ObjectKey> = index_files.iter().map(|id| ObjectKey::new(ObjectKind::Index, *id)).collect();
+        report.index_files_removed = self.remove_index_files(superseded, &written).await?;
 
         // 8. Matured marks: delete the packs (no index file lists them any more).
         session.check_fresh()?;
@@ -489,6 +479,25 @@ impl Repository {
         report.sessions_removed = stale.iter().map(|s| s.keys.len()).sum();
         session::remove_stale(vault, &stale).await;
         Ok(report)
+    }
+
+    /// Deletes the index files `old` but those in `kept` (just written with the same bytes),
+    /// and their cached copies. Returns how many were deleted (prune, repair).
+    pub(crate) async fn remove_index_files(
+        &self,
+        old: impl IntoIterator<Item = ObjectKey>,
+        kept: &[ObjectKey],
+    ) -> Result<usize> {
+        let mut removed = 0;
+        for key in old.into_iter().filter(|k| !kept.contains(k)) {
+            match self.vault.delete(&key).await {
+                Ok(()) => removed += 1,
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+            self.forget_cached(&key);
+        }
+        Ok(removed)
     }
 
     /// Writes one index file, if the session is still fresh (prune, repair).

@@ -130,17 +130,8 @@ impl Repository {
             written.insert(self.write_index_file(batch, session).await?);
         }
         report.index_files_written = written.len();
-        for key in old {
-            if written.contains(&key) {
-                continue;
-            }
-            match vault.delete(&key).await {
-                Ok(()) => report.index_files_removed += 1,
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e.into()),
-            }
-            self.forget_cached(&key);
-        }
+        let written: Vec<ObjectKey> = written.into_iter().collect();
+        report.index_files_removed = self.remove_index_files(old, &written).await?;
         Ok(report)
     }
 }
