@@ -1,14 +1,23 @@
 //! # comet-protocol: what the agent and the server say to each other
 //!
-//! This crate holds the types both sides must agree on. Today that is the job status
-//! vocabulary, with the numeric codes of Comet Server (so reports and admin tools that know
-//! Comet read ours unchanged); the request and live-connection messages join it with the
-//! server (issue 4).
+//! This crate holds what both sides must agree on:
+//! - [`JobStatus`], with the numeric codes of Comet Server (reports and admin tools that know
+//!   Comet read ours unchanged);
+//! - [`profile`]: the user profile document and its compare-and-swap hash;
+//! - [`account`]: the login secret and wrapping key an account password gives, wrapped vault
+//!   secrets and install tokens (the zero-knowledge model);
+//! - [`api`]: JSON answers of the admin and user web API;
+//! - [`agent`] and [`wire`]: the agent API, bincode frames with a version header and size
+//!   limits; [`client`] (feature `client`) is its typed async client.
 
 pub mod account;
+pub mod agent;
 pub mod api;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod profile;
 mod status;
+pub mod wire;
 
 pub use status::JobStatus;
 

@@ -98,6 +98,23 @@ pub struct DestinationConfig {
     pub wrapped_access_key: String,
     /// The vault password (opens its key slot), wrapped by the user's wrapping key.
     pub wrapped_vault_secret: String,
+    /// For a bucket vault: create its bucket append-only (agents add objects; deletes need a
+    /// retention grant). Set by administrators; devices cannot change it.
+    pub append_only: bool,
+}
+
+/// `DestinationType` of an S3-compatible vault.
+pub const DESTINATION_S3: u32 = 1000;
+/// `DestinationType` of a vault in a local (or mounted) directory.
+pub const DESTINATION_LOCAL: u32 = 1002;
+/// `DestinationType` of a vault in a bucket on a Comet server.
+pub const DESTINATION_COMET: u32 = 1003;
+
+impl DestinationConfig {
+    /// Whether its secrets are recorded (an agent initialised it).
+    pub fn is_initialised(&self) -> bool {
+        !self.wrapped_vault_secret.is_empty()
+    }
 }
 
 /// A schedule binding a protected item to a vault.
