@@ -100,6 +100,63 @@ pub enum Command {
     Check(CheckArgs),
     /// Repair a damaged vault: rebuild the index, or rewrite snapshots around lost data
     Repair(RepairArgs),
+    /// Log this device in to a Comet server (as an account's device), or out; show the state
+    Login(LoginArgs),
+    /// Facts about this agent (device id)
+    Info(InfoArgs),
+}
+
+/// Arguments of `login`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct LoginArgs {
+    /// What to do [default: log in with --token and --server].
+    #[command(subcommand)]
+    pub command: Option<LoginCommand>,
+
+    /// Log in with an install token an administrator made (create-install-token)
+    #[arg(long, value_name = "TOKEN", requires = "server")]
+    pub token: Option<String>,
+
+    /// The server's URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "token",
+        help = "The server, e.g. https://backup.example.com or http://127.0.0.1:8060"
+    )]
+    pub server: Option<String>,
+
+    /// Name of this device on the server [default: the host name]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// What `login` does.
+#[derive(Debug, Subcommand)]
+pub enum LoginCommand {
+    /// Log in with a user name and password: read as four lines (user name, password, server
+    /// URL, device name) from standard input when it is not a terminal, else asked for
+    Prompt,
+    /// Show whether this device is logged in, and to what
+    Status,
+    /// Log this device out: its token stops working and the saved credentials are removed
+    Disconnect,
+}
+
+/// Arguments of `info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// What to show.
+    #[command(subcommand)]
+    pub command: InfoCommand,
+}
+
+/// What `info` shows.
+#[derive(Debug, Subcommand)]
+pub enum InfoCommand {
+    /// This device's id (made on first use, kept in the agent's home)
+    DeviceId,
 }
 
 /// Preset Argon2id costs for the first key slot.
@@ -124,8 +181,18 @@ pub struct InitArgs {
 #[derive(Debug, Args)]
 pub struct BackupArgs {
     /// Files and directories to back up, stored as given (relative paths stay relative)
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "item", conflicts_with = "item", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+
+    /// Run a protected item of the profile (its id or name) as a job reported to the server
+    /// this device is logged in to; its paths, exclusions and vault come from the profile
+    #[arg(long, value_name = "ITEM")]
+    pub item: Option<String>,
+
+    /// With --item: the storage vault (id or name) [default: the item's schedule's, or the
+    /// only one]
+    #[arg(long, value_name = "VAULT", requires = "item")]
+    pub destination: Option<String>,
 
     /// Tag the snapshot (repeat, or separate with commas)
     #[arg(long = "tag", value_name = "TAG", value_delimiter = ',')]
@@ -198,8 +265,20 @@ pub struct LsArgs {
 /// Arguments of `restore`.
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// Snapshot: `latest` or an id prefix (at least 4 hex characters)
-    pub snapshot: String,
+    /// Snapshot: `latest` or an id prefix (at least 4 hex characters) [default with --item:
+    /// the item's latest]
+    #[arg(required_unless_present = "item")]
+    pub snapshot: Option<String>,
+
+    /// Restore a protected item of the profile (its id or name), from any device of the
+    /// account, as a job reported to the server
+    #[arg(long, value_name = "ITEM")]
+    pub item: Option<String>,
+
+    /// With --item: the storage vault (id or name) [default: the item's schedule's, or the
+    /// only one]
+    #[arg(long, value_name = "VAULT", requires = "item")]
+    pub destination: Option<String>,
 
     /// Directory to restore into (created if missing)
     #[arg(long, short = 't', value_name = "DIR")]

@@ -16,6 +16,8 @@ mod restore;
 mod snapshots;
 mod stats;
 
+pub(crate) use self::backup::{options as backup_options, print_backup};
+pub(crate) use self::restore::print_restore;
 use crate::cli::Command;
 use crate::context::Context;
 use crate::error::{Outcome, Result};
@@ -38,5 +40,7 @@ pub(crate) async fn run(context: &Context, command: &Command, printer: &mut Prin
         Command::Prune(args) => prune::run(context, args, printer).await,
         Command::Check(args) => check::run(context, args, printer).await,
         Command::Repair(args) => repair::run(context, args, printer).await,
+        Command::Login(args) => crate::managed::login(context, args, printer).await,
+        Command::Info(args) => crate::managed::info(args, printer),
     }
 }

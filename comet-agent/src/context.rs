@@ -59,16 +59,25 @@ impl Context {
     /// The cache root: `--cache-dir` / `COMET_CACHE_DIR`, else `$XDG_CACHE_HOME/comet`, else
     /// `$HOME/.cache/comet`; none with `--no-cache`, for an in-memory vault, or without a home.
     pub(crate) fn cache_dir(&self) -> Result<Option<PathBuf>> {
-        if self.global.no_cache || VaultLocation::parse(self.location()?)? == VaultLocation::Memory {
+        if VaultLocation::parse(self.location()?)? == VaultLocation::Memory {
             return Ok(None);
         }
+        Ok(self.cache_root())
+    }
+
+    /// The cache root whatever the vault: `--cache-dir`, else the XDG or home default; none
+    /// with `--no-cache` or without a home.
+    pub(crate) fn cache_root(&self) -> Option<PathBuf> {
+        if self.global.no_cache {
+            return None;
+        }
         if let Some(dir) = &self.global.cache_dir {
-            return Ok(Some(dir.clone()));
+            return Some(dir.clone());
         }
         let absolute_env = |name: &str| std::env::var_os(name).map(PathBuf::from).filter(|p| p.is_absolute());
-        Ok(absolute_env("XDG_CACHE_HOME")
+        absolute_env("XDG_CACHE_HOME")
             .map(|xdg| xdg.join("comet"))
-            .or_else(|| absolute_env("HOME").map(|home| home.join(".cache").join("comet"))))
+            .or_else(|| absolute_env("HOME").map(|home| home.join(".cache").join("comet")))
     }
 
     /// Opens the repository with the password, and its cache.

@@ -64,6 +64,14 @@ pub enum Error {
     #[error("{0}")]
     Damaged(String),
 
+    /// The server refused, or could not be reached.
+    #[error(transparent)]
+    Client(#[from] comet_protocol::client::ClientError),
+
+    /// Managed mode: not logged in, no such item, a vault that cannot be opened, ...
+    #[error("{0}")]
+    Managed(String),
+
     /// Writing the results to standard output failed.
     #[error("writing output: {0}")]
     Output(#[source] std::io::Error),

@@ -39,6 +39,7 @@ pub mod cli;
 mod commands;
 mod context;
 mod error;
+mod managed;
 mod output;
 mod password;
 mod progress;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use comet_core::{BackupOptions, BackupProgress, BackupSummary, FilterOptions};
+use comet_core::{BackupOptions, BackupOutcome, BackupProgress, BackupSummary, FilterOptions};
 use serde::Serialize;
 
 use crate::cli::BackupArgs;
@@ -26,7 +26,8 @@ struct BackupReport<'a> {
     warnings: &'a [String],
 }
 
-fn options(args: &BackupArgs) -> BackupOptions {
+/// The backup options the flags give (paths aside).
+pub(crate) fn options(args: &BackupArgs) -> BackupOptions {
     let mut filter = FilterOptions::default();
     filter.exclude.clone_from(&args.exclude);
     filter.iexclude.clone_from(&args.iexclude);
@@ -42,6 +43,9 @@ fn options(args: &BackupArgs) -> BackupOptions {
 }
 
 pub(super) async fn run(context: &Context, args: &BackupArgs, printer: &mut Printer<'_>) -> Result<Outcome> {
+    if let Some(item) = &args.item {
+        return crate::managed::backup_item(context, item, args, printer).await;
+    }
     // A missing path among others is a warning (the engine's); when none exists there is
     // nothing to back up, and an empty snapshot would only hide the mistake.
     if !args.paths.iter().any(|p| p.symlink_metadata().is_ok()) {
@@ -59,7 +63,11 @@ pub(super) async fn run(context: &Context, args: &BackupArgs, printer: &mut Prin
     let result = repo.backup(&options).await;
     progress::finish(ticker);
     let backup = result?;
+    print_backup(context, &backup, printer)
+}
 
+/// Prints what a backup did; the outcome says whether it had warnings.
+pub(crate) fn print_backup(context: &Context, backup: &BackupOutcome, printer: &mut Printer<'_>) -> Result<Outcome> {
     print_warnings(&backup.warnings);
     if backup.recovered_packs > 0 && context.chatty() {
         eprintln!("indexed {} packs left behind by an interrupted backup", backup.recovered_packs);

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use comet_core::{RestoreOptions, RestoreProgress};
+use comet_core::{RestoreOptions, RestoreOutcome, RestoreProgress, SnapshotId};
 use serde::Serialize;
 
 use crate::cli::RestoreArgs;
@@ -26,9 +26,13 @@ struct RestoreReport<'a> {
 }
 
 pub(super) async fn run(context: &Context, args: &RestoreArgs, printer: &mut Printer<'_>) -> Result<Outcome> {
+    if let Some(item) = &args.item {
+        return crate::managed::restore_item(context, item, args, printer).await;
+    }
     let started = comet_core::snapshot::now_ns();
     let repo = context.open().await?;
-    let (id, snap) = repo.find_snapshot(&args.snapshot).await?;
+    let reference = args.snapshot.as_deref().unwrap_or("latest");
+    let (id, snap) = repo.find_snapshot(reference).await?;
     let repo = repo.load_index().await?;
     let live = Arc::new(RestoreProgress::default());
     let options =
@@ -37,13 +41,23 @@ pub(super) async fn run(context: &Context, args: &RestoreArgs, printer: &mut Pri
     let result = repo.restore(&snap, &options).await;
     progress::finish(ticker);
     let restored = result?;
-    let ended = comet_core::snapshot::now_ns();
+    print_restore(id, &args.target, &restored, started, printer)
+}
 
+/// Prints what a restore did; the outcome says whether it had warnings.
+pub(crate) fn print_restore(
+    id: SnapshotId,
+    target: &std::path::Path,
+    restored: &RestoreOutcome,
+    started: i64,
+    printer: &mut Printer<'_>,
+) -> Result<Outcome> {
+    let ended = comet_core::snapshot::now_ns();
     print_warnings(&restored.warnings);
     if printer.json {
         printer.json(&RestoreReport {
             snapshot_id: id.to_hex(),
-            target: args.target.display().to_string(),
+            target: target.display().to_string(),
             files: restored.files,
             dirs: restored.dirs,
             others: restored.others,
@@ -56,7 +70,7 @@ pub(super) async fn run(context: &Context, args: &RestoreArgs, printer: &mut Pri
         printer.line(format_args!(
             "restored snapshot {} to {}: {} files, {} dirs, {} others, {} in {}",
             id.short(),
-            args.target.display(),
+            target.display(),
             restored.files,
             restored.dirs,
             restored.others,
