@@ -142,6 +142,14 @@ pub enum LoginCommand {
     Status,
     /// Log this device out: its token stops working and the saved credentials are removed
     Disconnect,
+    /// Change the account's password and re-wrap the vault secrets with it (also the way to
+    /// keep the vaults after an administrator reset the password)
+    ChangePassword {
+        /// Read the new password from the first line of this file [default: `COMET_NEW_PASSWORD`,
+        /// else asked twice on the terminal]
+        #[arg(long, value_name = "FILE")]
+        new_password_file: Option<PathBuf>,
+    },
 }
 
 /// Arguments of `info`.

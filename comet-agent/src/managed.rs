@@ -19,10 +19,11 @@ use std::sync::atomic::Ordering;
 
 use comet_core::{BackupProgress, FilterOptions, RestoreOptions, RestoreProgress};
 use comet_protocol::JobStatus;
-use comet_protocol::account::{AccountSecrets, InstallToken};
+use comet_protocol::account::{AccountSecrets, InstallToken, unwrap_with, wrap_with};
 use comet_protocol::agent::{
-    Credentials as Proof, DeviceInfo, Disconnect, ErrorCode, Hello, HelloRequest, JobProgress, JobStartRequest,
-    JobTotals, Register, RegisterRequest, Severity, classification,
+    ChangePassword, ChangePasswordRequest, Credentials as Proof, DeviceInfo, Disconnect, ErrorCode, Hello,
+    HelloRequest, JobProgress, JobStartRequest, JobTotals, ProfileUpdated, Register, RegisterRequest,
+    SetProfileRequest, Severity, classification,
 };
 use comet_protocol::client::AgentClient;
 use comet_protocol::profile::SourceConfig;
@@ -137,6 +138,9 @@ pub(crate) async fn login(_context: &Context, args: &LoginArgs, printer: &mut Pr
         }
         Some(LoginCommand::Status) => status(&home, printer).await,
         Some(LoginCommand::Disconnect) => disconnect(&home, printer).await,
+        Some(LoginCommand::ChangePassword { new_password_file }) => {
+            change_password(&home, new_password_file.as_deref(), printer).await
+        }
         None => {
             let (Some(token), Some(server)) = (&args.token, &args.server) else {
                 return Err(Error::Usage(
@@ -255,6 +259,74 @@ async fn disconnect(home: &Home, printer: &mut Printer<'_>) -> Result<Outcome> {
     home.remove_credentials()?;
     printer.line(format_args!("logged out of {}", c.server_url))?;
     Ok(Outcome::Success)
+}
+
+/// Re-wraps one wrapped secret from `old` to `new` (left as it is if it already opens with
+/// `new`: another device of the account got there first).
+fn rewrap(old: &[u8; 32], new: &[u8; 32], context: &str, wrapped: &mut String) -> std::result::Result<(), String> {
+    if wrapped.is_empty() || unwrap_with(new, context, wrapped).is_ok() {
+        return Ok(());
+    }
+    let secret = Zeroizing::new(unwrap_with(old, context, wrapped).map_err(|e| e.to_string())?);
+    *wrapped = wrap_with(new, context, &secret);
+    Ok(())
+}
+
+async fn change_password(home: &Home, file: Option<&std::path::Path>, printer: &mut Printer<'_>) -> Result<Outcome> {
+    let mut c = home.require_credentials()?;
+    let client = AgentClient::new(&c.server_url)?.with_token(&c.device_token);
+    let new_password = crate::password::read_new_password(file)?;
+    let secrets = {
+        let username = c.username.clone();
+        tokio::task::spawn_blocking(move || AccountSecrets::derive(&username, &new_password))
+            .await
+            .expect("key derivation does not panic")
+    };
+    let old_key = c.wrapping_key()?;
+    for _ in 0..5 {
+        let (mut profile, hash) = fetch_profile(&client).await?;
+        let (mut kept, mut rewrapped) = (Vec::new(), 0);
+        for (id, d) in &mut profile.destinations {
+            if !d.is_initialised() {
+                continue;
+            }
+            let mut problem = None;
+            for (field, wrapped) in
+                [("vault-secret", &mut d.wrapped_vault_secret), ("access-key", &mut d.wrapped_access_key)]
+            {
+                if let Err(e) = rewrap(&old_key, &secrets.wrapping_key, &vault::context(id, field), wrapped) {
+                    problem = Some(e);
+                }
+            }
+            match problem {
+                None => rewrapped += 1,
+                Some(e) => kept.push(format!("{:?} ({e})", d.description)),
+            }
+        }
+        let request = ChangePasswordRequest {
+            new_login_secret: secrets.login_secret.clone(),
+            profile: SetProfileRequest { require_hash: hash, profile_json: profile.to_json() },
+        };
+        match client.call::<ChangePassword>(&request).await? {
+            ProfileUpdated::Updated { .. } => {
+                c.wrapping_key = hex::encode(secrets.wrapping_key);
+                home.save_credentials(&c)?;
+                for vault in &kept {
+                    eprintln!(
+                        "warning: storage vault {vault} could not be re-wrapped: this device's key does not open it"
+                    );
+                }
+                printer.line(format_args!(
+                    "password changed for {}; {rewrapped} storage vault secrets re-wrapped. Other devices keep \
+                     working; log them in again to use the new password there",
+                    c.username
+                ))?;
+                return Ok(if kept.is_empty() { Outcome::Success } else { Outcome::Warnings });
+            }
+            ProfileUpdated::Conflict => {}
+        }
+    }
+    Err(Error::Managed("the profile kept changing while the password was being changed: try again".into()))
 }
 
 /// `info`.

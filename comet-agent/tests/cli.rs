@@ -11,6 +11,8 @@ mod cli {
     mod keys;
     mod kill;
     mod maintenance;
+    mod managed;
     mod restore;
+    mod server;
     mod stats;
 }

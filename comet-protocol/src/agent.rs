@@ -501,6 +501,34 @@ impl Method for JobEnd {
     type Response = ();
 }
 
+/// `change-password`: set the account's password and re-wrap the vault secrets of the
+/// profile with the new wrapping key, in one transaction (a compare-and-swap on the profile).
+/// Only a logged-in device can do it: it alone holds the old wrapping key. After an
+/// administrator reset the password, this is how the vault secrets are saved.
+#[derive(Debug)]
+pub struct ChangePassword;
+
+/// A password change.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChangePasswordRequest {
+    /// The login secret of the new password.
+    pub new_login_secret: String,
+    /// The profile with every vault secret wrapped by the new wrapping key.
+    pub profile: SetProfileRequest,
+}
+
+impl std::fmt::Debug for ChangePasswordRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangePasswordRequest").finish_non_exhaustive()
+    }
+}
+
+impl Method for ChangePassword {
+    const PATH: &'static str = "change-password";
+    type Request = ChangePasswordRequest;
+    type Response = ProfileUpdated;
+}
+
 /// `disconnect`: the device logs out; its token stops working.
 #[derive(Debug)]
 pub struct Disconnect;

@@ -90,7 +90,7 @@ fn list<'a>(items: impl Iterator<Item = (&'a String, &'a String)>) -> String {
 }
 
 /// Associated data binding a wrapped secret to its vault and role.
-fn context(destination_id: &str, field: &str) -> String {
+pub(crate) fn context(destination_id: &str, field: &str) -> String {
     format!("destination/{destination_id}/{field}")
 }
 
