@@ -10,8 +10,11 @@
 //! derive the same secrets.
 
 use argon2::{Algorithm, Argon2, Params, Version};
+#[cfg(feature = "wrap")]
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+#[cfg(feature = "wrap")]
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use zeroize::Zeroize;
 
 /// Argon2id memory in KiB.
 const MEMORY_KIB: u32 = 64 * 1024;
@@ -27,6 +30,13 @@ pub struct AccountSecrets {
     pub login_secret: String,
     /// Wraps vault secrets; never sent anywhere.
     pub wrapping_key: [u8; 32],
+}
+
+impl Drop for AccountSecrets {
+    fn drop(&mut self) {
+        self.login_secret.zeroize();
+        self.wrapping_key.zeroize();
+    }
 }
 
 impl std::fmt::Debug for AccountSecrets {
@@ -55,9 +65,11 @@ impl AccountSecrets {
     }
 }
 
+#[cfg(feature = "wrap")]
 /// Prefix of wrapped secrets (format version 1).
 const WRAPPED_PREFIX: &str = "w1.";
 
+#[cfg(feature = "wrap")]
 /// Why a wrapped secret does not open.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum UnwrapError {
@@ -73,6 +85,7 @@ pub enum UnwrapError {
     WrongKey,
 }
 
+#[cfg(feature = "wrap")]
 impl AccountSecrets {
     /// Wraps `secret` for the place `context` names (a vault id and field), so that it opens
     /// only with this account's wrapping key and only in that place: `w1.` ‖ hex(nonce ‖
@@ -87,12 +100,14 @@ impl AccountSecrets {
     }
 }
 
+#[cfg(feature = "wrap")]
 fn aad(context: &str) -> Vec<u8> {
     let mut aad = b"comet wrap v1\0".to_vec();
     aad.extend_from_slice(context.as_bytes());
     aad
 }
 
+#[cfg(feature = "wrap")]
 /// [`AccountSecrets::wrap`] with a bare wrapping key.
 pub fn wrap_with(wrapping_key: &[u8; 32], context: &str, secret: &[u8]) -> String {
     let mut nonce = [0u8; 24];
@@ -106,6 +121,7 @@ pub fn wrap_with(wrapping_key: &[u8; 32], context: &str, secret: &[u8]) -> Strin
     format!("{WRAPPED_PREFIX}{}", hex::encode(out))
 }
 
+#[cfg(feature = "wrap")]
 /// [`AccountSecrets::unwrap`] with a bare wrapping key.
 pub fn unwrap_with(wrapping_key: &[u8; 32], context: &str, wrapped: &str) -> Result<Vec<u8>, UnwrapError> {
     let bytes = wrapped
@@ -130,6 +146,12 @@ pub struct InstallToken {
     pub server_part: String,
     /// Kept by the device.
     pub wrapping_key: [u8; 32],
+}
+
+impl Drop for InstallToken {
+    fn drop(&mut self) {
+        self.wrapping_key.zeroize();
+    }
 }
 
 impl std::fmt::Debug for InstallToken {
@@ -188,6 +210,7 @@ mod tests {
         assert_eq!(format!("{a:?}"), "AccountSecrets(<redacted>)");
     }
 
+    #[cfg(feature = "wrap")]
     #[test]
     fn wrapped_secrets_open_only_with_the_key_and_in_their_place() {
         let a = AccountSecrets::derive("alice", b"pw one two");

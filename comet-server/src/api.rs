@@ -5,10 +5,14 @@
 //!
 //! Every method acts within the caller's organization: an id from another organization is
 //! answered exactly like one that does not exist.
+//!
+//! Device methods (install tokens, revocation) are in `api/devices.rs`, job history methods in
+//! `api/jobs.rs`; the agent API has its own module, [`crate::agent_api`].
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
@@ -23,6 +27,9 @@ use serde::Serialize;
 use crate::auth::{LoginLimiter, PasswordHasher, key_hash, random_hex};
 use crate::config::ServerConfig;
 use crate::db::{Db, DbError, ProfileUpdate};
+
+mod devices;
+mod jobs;
 
 /// Everything a request handler needs.
 #[derive(Debug)]
@@ -47,6 +54,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/admin/{*method}", post(admin))
         .route("/api/v1/user/web/{*method}", post(user_web))
         .with_state(state.clone())
+        .merge(crate::agent_api::router(state.clone()))
         .merge(crate::storage::router(state))
 }
 
@@ -110,9 +118,12 @@ struct Caller {
     organization: String,
 }
 
+/// Which kind of account logs in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
+    /// An administrator.
     Admin,
+    /// A user (with the login secret derived from their password).
     User,
 }
 
@@ -132,37 +143,62 @@ fn decoy_hash(state: &AppState) -> &'static str {
     DECOY.get_or_init(|| state.hasher.hash(b"decoy password"))
 }
 
+/// Why a password login failed.
+#[derive(Debug)]
+pub(crate) enum LoginFailure {
+    /// Too many failed logins for the account or from the address: try again after this long.
+    RateLimited(Duration),
+    /// Wrong user name or password.
+    Denied,
+    /// The database failed.
+    Db(DbError),
+}
+
+/// Checks a password login of `kind` from `from`, counting failures per account and per address
+/// and refusing before any hash is computed once either is over its limit. An unknown account
+/// costs the same Argon2id run as a known one. Gives the account's organization.
+pub(crate) async fn check_password(
+    state: &AppState,
+    kind: Kind,
+    username: &str,
+    password: &str,
+    from: IpAddr,
+) -> Result<String, LoginFailure> {
+    state.limiter.check(username, from).map_err(LoginFailure::RateLimited)?;
+    let stored = match kind {
+        Kind::Admin => state.db.admin(username).await,
+        Kind::User => state.db.user_login(username).await,
+    }
+    .map_err(LoginFailure::Db)?;
+    let (organization, hash) = match stored {
+        Some((org, hash)) => (Some(org), hash),
+        None => (None, decoy_hash(state).to_owned()),
+    };
+    let password = password.to_owned();
+    let matches =
+        tokio::task::spawn_blocking(move || PasswordHasher::verify(&hash, password.as_bytes())).await.unwrap_or(false);
+    match organization {
+        Some(organization) if matches => Ok(organization),
+        _ => {
+            state.limiter.failed(username, from);
+            tracing::warn!("failed {} login for {username:?} from {from}", kind.as_str());
+            Err(LoginFailure::Denied)
+        }
+    }
+}
+
 async fn authenticate(state: &AppState, fields: &Fields, from: SocketAddr, kind: Kind) -> Result<Caller, ApiError> {
     let username = field(fields, "Username")?.to_owned();
     match fields.get("AuthType").map_or("Password", String::as_str) {
-        "Password" => {
-            let password = field(fields, "Password")?.to_owned();
-            if let Err(wait) = state.limiter.check(&username, from.ip()) {
-                return Err(ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!("too many failed logins: try again in {} s", wait.as_secs().max(1)),
-                ));
-            }
-            let stored = match kind {
-                Kind::Admin => state.db.admin(&username).await?,
-                Kind::User => state.db.user_login(&username).await?,
-            };
-            let (organization, hash) = match stored {
-                Some((org, hash)) => (Some(org), hash),
-                None => (None, decoy_hash(state).to_owned()),
-            };
-            let matches = tokio::task::spawn_blocking(move || PasswordHasher::verify(&hash, password.as_bytes()))
-                .await
-                .unwrap_or(false);
-            match organization {
-                Some(organization) if matches => Ok(Caller { username, organization }),
-                _ => {
-                    state.limiter.failed(&username, from.ip());
-                    tracing::warn!("failed {} login for {username:?} from {}", kind.as_str(), from.ip());
-                    Err(ApiError::denied())
-                }
-            }
-        }
+        "Password" => match check_password(state, kind, &username, field(fields, "Password")?, from.ip()).await {
+            Ok(organization) => Ok(Caller { username, organization }),
+            Err(LoginFailure::RateLimited(wait)) => Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many failed logins: try again in {} s", wait.as_secs().max(1)),
+            )),
+            Err(LoginFailure::Denied) => Err(ApiError::denied()),
+            Err(LoginFailure::Db(e)) => Err(e.into()),
+        },
         "SessionKey" => {
             let key = field(fields, "SessionKey")?;
             match state.db.session(&key_hash(key), kind.as_str(), &username, now_secs()).await? {
@@ -351,6 +387,16 @@ async fn admin_method(state: &AppState, from: SocketAddr, method: &str, fields: 
             );
             ok_json(&ApiResponse::ok())
         }
+        "create-install-token" => devices::create_install_token(state, &caller, fields).await,
+        "revoke-device" => devices::revoke_device(state, &caller, fields).await,
+        "get-jobs-all"
+        | "get-jobs-recent"
+        | "get-jobs-for-user"
+        | "get-jobs-for-date-range"
+        | "get-job-properties"
+        | "get-job-log"
+        | "get-job-log-entries"
+        | "job/cancel" => jobs::admin_method(state, &caller, method, fields).await,
         _ => Err(ApiError::not_found(format!("no admin method {method:?}"))),
     }
 }
@@ -397,6 +443,9 @@ async fn user_method(state: &AppState, from: SocketAddr, method: &str, fields: &
                 .await?
                 .ok_or_else(|| ApiError::not_found("no such user"))?;
             ok_json(&ProfileAndHash { profile, profile_hash })
+        }
+        "get-jobs" | "get-job-properties" | "get-job-log" | "get-job-log-entries" | "job/cancel" => {
+            jobs::user_method(state, &caller, method, fields).await
         }
         _ => Err(ApiError::not_found(format!("no user method {method:?}"))),
     }

@@ -34,6 +34,10 @@ const ARGON2_MIN_MEMORY_KIB: u32 = 8192;
 const ARGON2_MAX_MEMORY_KIB: u32 = 4 * 1024 * 1024;
 const ARGON2_MAX_PARALLELISM: u32 = 16;
 
+/// Longest validity of an install token: a token is a credential that sits in scripts and
+/// e-mails, so it must not live for years.
+const INSTALL_TOKEN_MAX_DAYS: u32 = 365;
+
 /// The whole configuration of `comet-server`, as read from `comet-server.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -206,6 +210,8 @@ pub struct SecurityConfig {
     pub argon2_iterations: u32,
     /// Argon2id lanes.
     pub argon2_parallelism: u32,
+    /// How long an unused install token (`AdminCreateInstallToken`) stays valid, in days.
+    pub install_token_days: u32,
 }
 
 impl Default for SecurityConfig {
@@ -219,6 +225,7 @@ impl Default for SecurityConfig {
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_parallelism: 1,
+            install_token_days: 7,
         }
     }
 }
@@ -382,6 +389,9 @@ argon2_memory_kib = 19456
 argon2_iterations = 2
 # Lanes computed in parallel (1 to 16).
 argon2_parallelism = 1
+# Days an install token stays valid until a device uses it (1 to 365). Each token lets one
+# device join its account once, without the password.
+install_token_days = 7
 
 [logging]
 # Directory of the log files, one per day.
@@ -521,6 +531,7 @@ impl SecurityConfig {
             ("login_failures_per_address", self.login_failures_per_address),
             ("login_failure_window_seconds", self.login_failure_window_seconds),
             ("argon2_iterations", self.argon2_iterations),
+            ("install_token_days", self.install_token_days),
         ];
         for (key, value) in at_least_one {
             if value == 0 {
@@ -540,6 +551,13 @@ impl SecurityConfig {
                 self.argon2_parallelism
             );
             return Some((Place::table("security", "argon2_parallelism"), message));
+        }
+        if self.install_token_days > INSTALL_TOKEN_MAX_DAYS {
+            let message = format!(
+                "install_token_days = {} is out of range: 1 to {INSTALL_TOKEN_MAX_DAYS}",
+                self.install_token_days
+            );
+            return Some((Place::table("security", "install_token_days"), message));
         }
         None
     }
@@ -903,6 +921,8 @@ mod tests {
             ("argon2_parallelism = 0", "argon2_parallelism"),
             ("argon2_parallelism = 17", "argon2_parallelism"),
             ("login_failure_window_seconds = 0", "login_failure_window_seconds"),
+            ("install_token_days = 0", "install_token_days"),
+            ("install_token_days = 366", "install_token_days"),
         ];
         for (setting, key) in cases {
             let text = format!("[logging]\nlevel = \"info\"\n\n[security]\nsession_timeout_minutes = 3\n{setting}\n");

@@ -1,6 +1,11 @@
 //! The server's state in SQLite: one file in the data dir, WAL journal, versioned migrations
 //! (`migrations/`, applied at start). Queries are plain SQL without SQLite-only syntax, so a
 //! PostgreSQL pool can be added behind the same functions.
+//!
+//! Accounts, sessions, profiles and buckets are here; devices and install tokens are in
+//! `db/devices.rs`, jobs and their logs in `db/jobs.rs`. Transactions that read and then write
+//! start with their write (a conditional `UPDATE`), so that SQLite takes the write lock first and
+//! concurrent writers wait (busy timeout) instead of failing on a stale read snapshot.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -8,6 +13,15 @@ use std::str::FromStr;
 use comet_protocol::profile::{UserProfile, profile_hash};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
+
+mod devices;
+mod jobs;
+
+pub use devices::{DeviceRecord, InstallTokenRecord, NewDevice, TokenUse};
+pub use jobs::{JobCancel, JobEnd, JobList, JobLogRow, JobOutcome, JobOwner, JobRecord, LogAppend, NewJob};
+
+/// How often [`Db::edit_profile`] retries a compare-and-swap that lost a race before giving up.
+const PROFILE_EDIT_ATTEMPTS: usize = 32;
 
 /// Errors of the database layer.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +40,12 @@ pub enum DbError {
         /// Why.
         reason: String,
     },
+    /// A profile edit by the server kept losing compare-and-swap races.
+    #[error("the profile of {user} changes too often to be edited now: try again")]
+    Contended {
+        /// Whose.
+        user: String,
+    },
 }
 
 /// Result of the database layer.
@@ -38,6 +58,19 @@ pub enum ProfileUpdate {
     Updated(String),
     /// The stored profile's hash is not the one the edit was based on.
     Conflict,
+    /// No such user.
+    NoSuchUser,
+}
+
+/// What a compare-and-swap profile update with a new bucket found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum VaultInit {
+    /// Both stored; the new hash.
+    Updated(String),
+    /// The stored profile's hash is not the one the edit was based on; nothing stored.
+    Conflict,
+    /// A bucket with that id exists; nothing stored.
+    BucketExists,
     /// No such user.
     NoSuchUser,
 }
@@ -114,7 +147,8 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Deletes a user and their sessions; false if there was no such user.
+    /// Deletes a user with their sessions, devices and install tokens; false if there was no such
+    /// user. Their jobs and job logs stay, as history.
     pub async fn delete_user(&self, username: &str, org: &str) -> DbResult<bool> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM users WHERE username = ? AND organization_id = ?")
@@ -122,10 +156,15 @@ impl Db {
             .bind(org)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE kind = 'user' AND username = ?")
-            .bind(username)
-            .execute(&mut *tx)
-            .await?;
+        if done.rows_affected() == 1 {
+            for statement in [
+                "DELETE FROM sessions WHERE kind = 'user' AND username = ?",
+                "DELETE FROM devices WHERE username = ?",
+                "DELETE FROM install_tokens WHERE username = ?",
+            ] {
+                sqlx::query(statement).bind(username).execute(&mut *tx).await?;
+            }
+        }
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
@@ -169,7 +208,25 @@ impl Db {
 
     /// Replaces a profile if its stored hash is still `required_hash` (one atomic statement).
     pub async fn set_profile(&self, profile: &UserProfile, org: &str, required_hash: &str) -> DbResult<ProfileUpdate> {
+        Ok(match self.set_profile_with_bucket(profile, org, required_hash, None).await? {
+            VaultInit::Updated(hash) => ProfileUpdate::Updated(hash),
+            VaultInit::Conflict | VaultInit::BucketExists => ProfileUpdate::Conflict,
+            VaultInit::NoSuchUser => ProfileUpdate::NoSuchUser,
+        })
+    }
+
+    /// Replaces a profile if its stored hash is still `required_hash` and, in the same
+    /// transaction, adds `bucket`: either both are stored or neither. A bucket id that exists
+    /// already leaves the profile unchanged too ([`VaultInit::BucketExists`]).
+    pub async fn set_profile_with_bucket(
+        &self,
+        profile: &UserProfile,
+        org: &str,
+        required_hash: &str,
+        bucket: Option<&BucketRecord>,
+    ) -> DbResult<VaultInit> {
         let new_hash = profile_hash(profile);
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE users SET profile = ?, profile_hash = ? WHERE username = ? AND organization_id = ? \
              AND profile_hash = ?",
@@ -179,16 +236,104 @@ impl Db {
         .bind(&profile.username)
         .bind(org)
         .bind(required_hash)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        if done.rows_affected() == 1 {
-            return Ok(ProfileUpdate::Updated(new_hash));
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(if self.profile(&profile.username, org).await?.is_some() {
+                VaultInit::Conflict
+            } else {
+                VaultInit::NoSuchUser
+            });
         }
-        Ok(if self.profile(&profile.username, org).await?.is_some() {
-            ProfileUpdate::Conflict
-        } else {
-            ProfileUpdate::NoSuchUser
-        })
+        if let Some(b) = bucket {
+            let added = sqlx::query(
+                "INSERT INTO buckets (id, organization_id, key_hash, owner, append_only, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&b.id)
+            .bind(&b.organization_id)
+            .bind(&b.key_hash)
+            .bind(&b.owner)
+            .bind(b.append_only)
+            .bind(b.create_time)
+            .execute(&mut *tx)
+            .await?;
+            if added.rows_affected() != 1 {
+                tx.rollback().await?;
+                return Ok(VaultInit::BucketExists);
+            }
+        }
+        tx.commit().await?;
+        Ok(VaultInit::Updated(new_hash))
+    }
+
+    /// A password change from a device: the profile (its vault secrets re-wrapped with the new
+    /// wrapping key) by compare-and-swap and the new login hash, in one transaction; the user's
+    /// web sessions end. Never half: a conflict changes neither.
+    pub async fn set_profile_and_login_hash(
+        &self,
+        profile: &UserProfile,
+        org: &str,
+        required_hash: &str,
+        login_hash: &str,
+    ) -> DbResult<VaultInit> {
+        let new_hash = profile_hash(profile);
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE users SET profile = ?, profile_hash = ?, login_hash = ? WHERE username = ? \
+             AND organization_id = ? AND profile_hash = ?",
+        )
+        .bind(profile.to_json())
+        .bind(&new_hash)
+        .bind(login_hash)
+        .bind(&profile.username)
+        .bind(org)
+        .bind(required_hash)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(if self.profile(&profile.username, org).await?.is_some() {
+                VaultInit::Conflict
+            } else {
+                VaultInit::NoSuchUser
+            });
+        }
+        sqlx::query("DELETE FROM sessions WHERE kind = 'user' AND username = ? AND organization_id = ?")
+            .bind(&profile.username)
+            .bind(org)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(VaultInit::Updated(new_hash))
+    }
+
+    /// Edits a profile on the server's own account (a device registers or is revoked): reads it,
+    /// lets `edit` change it, and stores it with a compare-and-swap, again from a fresh read
+    /// whenever another edit came first. `edit` returns false to leave the profile as it is.
+    /// `None` if there is no such user.
+    pub async fn edit_profile(
+        &self,
+        username: &str,
+        org: &str,
+        mut edit: impl FnMut(&mut UserProfile) -> bool,
+    ) -> DbResult<Option<UserProfile>> {
+        for attempt in 0..PROFILE_EDIT_ATTEMPTS {
+            let Some((mut profile, hash)) = self.profile(username, org).await? else { return Ok(None) };
+            if !edit(&mut profile) {
+                return Ok(Some(profile));
+            }
+            match self.set_profile(&profile, org, &hash).await? {
+                ProfileUpdate::Updated(_) => return Ok(Some(profile)),
+                ProfileUpdate::NoSuchUser => return Ok(None),
+                ProfileUpdate::Conflict => {
+                    // Someone else's edit won: back off a little (more each time), then redo ours.
+                    tokio::time::sleep(std::time::Duration::from_millis(1 << attempt.min(6))).await;
+                }
+            }
+        }
+        Err(DbError::Contended { user: username.to_owned() })
     }
 
     /// Replaces a user's login hash (and ends their sessions); false if there is no such user.

@@ -145,6 +145,11 @@ pub async fn run(options: RunOptions, config: ServerConfig) -> Result<(), Server
                 if let Err(e) = state.db.expire_sessions(now_secs()).await {
                     tracing::warn!("expiring sessions: {e}");
                 }
+                match state.db.expire_install_tokens(now_secs()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("removed {n} install tokens that expired unused"),
+                    Err(e) => tracing::warn!("expiring install tokens: {e}"),
+                }
             }
         }
     });

@@ -316,7 +316,7 @@ fn one_user_cannot_reach_another_users_jobs_or_bucket() {
 }
 
 fn login_secret(user: &str, password: &str) -> String {
-    AccountSecrets::derive(user, password.as_bytes()).login_secret
+    AccountSecrets::derive(user, password.as_bytes()).login_secret.clone()
 }
 
 #[test]
