@@ -30,6 +30,7 @@ CREATE INDEX install_tokens_by_user ON install_tokens (username);
 
 CREATE TABLE jobs (
     id                TEXT PRIMARY KEY NOT NULL, -- 32 lower-case hex characters
+    start_order       INTEGER NOT NULL UNIQUE,   -- 1, 2, 3...: orders jobs started in the same second
     organization_id   TEXT NOT NULL,
     username          TEXT NOT NULL,
     device_id         TEXT NOT NULL,

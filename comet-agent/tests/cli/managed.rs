@@ -479,4 +479,34 @@ fn after_an_admin_reset_a_logged_in_device_rewraps_the_vault_secrets() {
     laptop.ok(&["backup", "--item", "Documents"]);
     let statuses: Vec<u64> = server.jobs("gus").iter().map(|j| j["Status"].as_u64().unwrap()).collect();
     assert_eq!(statuses, [5000, 7002, 5000, 5000], "backup, refused restore, restore, backup");
+    let failed = server.job_log(server.jobs("gus")[1]["GUID"].as_str().unwrap());
+    let errors: Vec<&Value> = failed.iter().filter(|e| e["Severity"] == "E").collect();
+    assert!(
+        errors.iter().any(|e| e["Message"].as_str().unwrap().contains("does not open")),
+        "the failure is in the job's log: {failed:?}"
+    );
+}
+
+#[test]
+fn a_job_with_warnings_ends_7001_without_naming_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    server.add_user("hal", PASSWORD);
+    let device = device_of(&server, "hal", PASSWORD, "hal-pc");
+    define_item(&server, "hal", &device, false);
+    let missing = device.fixture.src().join("gone-CANARY-missing");
+    server.edit_profile("hal", |p| {
+        p["Sources"]["item1"]["EngineProps"]["INCLUDE1"] = json!(missing.to_str().unwrap());
+    });
+    let run = device.run(&["backup", "--item", "Documents"]);
+    assert_eq!(run.code, 3, "warnings give exit code 3:\n{run}");
+    assert!(run.stderr.contains("gone-CANARY-missing"), "the device shows the path: {run}");
+    let job = &server.jobs("hal")[0];
+    assert_eq!(job["Status"].as_u64(), Some(7001), "{job}");
+    let log = server.job_log(job["GUID"].as_str().unwrap());
+    let warnings: Vec<&str> =
+        log.iter().filter(|e| e["Severity"] == "W").map(|e| e["Message"].as_str().unwrap()).collect();
+    assert_eq!(warnings.len(), 1, "{log:?}");
+    assert!(warnings[0].starts_with("1 entries were not backed up"), "{warnings:?}");
+    assert!(log.iter().all(|e| !e["Message"].as_str().unwrap().contains("CANARY")), "no path in the log: {log:?}");
 }

@@ -246,10 +246,11 @@ impl Db {
     /// Records a new running job.
     pub async fn start_job(&self, job: &NewJob) -> DbResult<()> {
         sqlx::query(
-            "INSERT INTO jobs (id, organization_id, username, device_id, classification, status, start_time, \
-             end_time, source_id, destination_id, backup_rule_id, snapshot_id, client_version, total_directories, \
-             total_files, total_size, upload_size, download_size, cancel_requested, last_update) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, '', ?, 0, 0, 0, 0, 0, 0, ?)",
+            "INSERT INTO jobs (id, start_order, organization_id, username, device_id, classification, status, \
+             start_time, end_time, source_id, destination_id, backup_rule_id, snapshot_id, client_version, \
+             total_directories, total_files, total_size, upload_size, download_size, cancel_requested, last_update) \
+             VALUES (?, (SELECT COALESCE(MAX(start_order), 0) + 1 FROM jobs), ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, '', ?, \
+             0, 0, 0, 0, 0, 0, ?)",
         )
         .bind(&job.id)
         .bind(&job.organization_id)
@@ -286,7 +287,9 @@ impl Db {
             JobList::StartedBetween { .. } => "AND start_time >= ? AND start_time < ?",
             JobList::Recent { .. } => "AND (start_time >= ? OR end_time = 0)",
         };
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE organization_id = ? {filter} ORDER BY start_time, id");
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE organization_id = ? {filter} ORDER BY start_time, start_order"
+        );
         let query = sqlx::query(&sql).bind(org);
         let query = match which {
             JobList::All => query,
