@@ -104,6 +104,8 @@ pub enum Command {
     Login(LoginArgs),
     /// Facts about this agent (device id)
     Info(InfoArgs),
+    /// Run as the device's service: a live connection to the server, schedules, remote commands
+    Run,
 }
 
 /// Arguments of `login`.

@@ -42,5 +42,6 @@ pub(crate) async fn run(context: &Context, command: &Command, printer: &mut Prin
         Command::Repair(args) => repair::run(context, args, printer).await,
         Command::Login(args) => crate::managed::login(context, args, printer).await,
         Command::Info(args) => crate::managed::info(args, printer),
+        Command::Run => crate::managed::run_daemon(context).await,
     }
 }

@@ -9,45 +9,34 @@
 //! The password never leaves the device: [`AccountSecrets`] turns it into a login secret
 //! (sent once, at login) and a wrapping key (kept here, opens the vault secrets of the profile).
 
+mod daemon;
 mod home;
 mod job;
+mod run;
 mod vault;
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use comet_core::{BackupProgress, FilterOptions, RestoreOptions, RestoreProgress};
-use comet_protocol::JobStatus;
 use comet_protocol::account::{AccountSecrets, InstallToken, unwrap_with, wrap_with};
 use comet_protocol::agent::{
     ChangePassword, ChangePasswordRequest, Credentials as Proof, DeviceInfo, Disconnect, ErrorCode, Hello,
-    HelloRequest, JobProgress, JobStartRequest, JobTotals, ProfileUpdated, Register, RegisterRequest,
-    SetProfileRequest, Severity, classification,
+    HelloRequest, ProfileUpdated, Register, RegisterRequest, SetProfileRequest,
 };
 use comet_protocol::client::AgentClient;
-use comet_protocol::profile::SourceConfig;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+pub(crate) use self::daemon::run as run_daemon;
 use self::home::{Credentials, Home};
-use self::job::Job;
-use self::vault::{ensure_vault, fetch_profile, find_destination, find_item};
+use self::run::{Ended, JobEnv, Kind, RestoreSpec, VERSION, platform};
+use self::vault::fetch_profile;
 use crate::cli::{BackupArgs, InfoArgs, InfoCommand, LoginArgs, LoginCommand, RestoreArgs};
 use crate::context::Context;
 use crate::error::{Error, Outcome, Result, display_chain};
 use crate::output::Printer;
-use crate::progress;
-
-/// This agent's version, as reported to the server.
-const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// How far the device's clock may be from the server's before a warning.
 const CLOCK_SKEW_WARNING_SECS: i64 = 300;
-
-fn platform() -> String {
-    format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH)
-}
 
 fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
@@ -345,59 +334,11 @@ pub(crate) fn info(args: &InfoArgs, printer: &mut Printer<'_>) -> Result<Outcome
 }
 
 /// A logged-in device's client.
-async fn connect() -> Result<(Credentials, AgentClient)> {
+async fn connect(context: &Context) -> Result<JobEnv> {
     let credentials = Home::locate()?.require_credentials()?;
     let client = AgentClient::new(&credentials.server_url)?.with_token(&credentials.device_token);
     hello(&client).await?;
-    Ok((credentials, client))
-}
-
-/// Comet's engine properties of a files-and-folders item: `INCLUDE<n>` paths, `EXCLUDE<n>`
-/// globs, `REXCLUDE<n>` regular expressions.
-fn item_paths_and_filter(item: &SourceConfig) -> (Vec<std::path::PathBuf>, FilterOptions) {
-    let mut filter = FilterOptions::default();
-    let mut paths = Vec::new();
-    for (key, value) in &item.engine_props {
-        if value.is_empty() {
-            continue;
-        }
-        if key.starts_with("INCLUDE") {
-            paths.push(value.into());
-        } else if key.starts_with("EXCLUDE") {
-            filter.exclude.push(value.clone());
-        } else if key.starts_with("REXCLUDE") {
-            filter.exclude_regex.push(value.clone());
-        }
-    }
-    (paths, filter)
-}
-
-/// Ends `job` after `result`: the status, sizes and snapshot on success; the error lines on
-/// failure. A failure to report does not hide the job's own error.
-async fn finish<T>(
-    job: Job,
-    result: Result<Option<(T, JobStatus, JobTotals, String)>>,
-) -> Result<Option<(T, JobStatus)>> {
-    match result {
-        Ok(Some((value, status, totals, snapshot))) => {
-            job.end(status, totals, &snapshot).await?;
-            Ok(Some((value, status)))
-        }
-        Ok(None) => {
-            job.log(Severity::Warning, "Cancelled on request");
-            job.end(JobStatus::Cancelled, JobTotals::default(), "").await?;
-            Ok(None)
-        }
-        Err(e) => {
-            for line in display_chain(&e).lines() {
-                job.log(Severity::Error, line.trim());
-            }
-            if let Err(report) = job.end(JobStatus::Error, JobTotals::default(), "").await {
-                eprintln!("warning: the server was not told that the job failed: {report}");
-            }
-            Err(e)
-        }
-    }
+    Ok(JobEnv { client, credentials, cache_root: context.cache_root(), show_progress: context.show_progress() })
 }
 
 /// `backup --item`.
@@ -407,122 +348,17 @@ pub(crate) async fn backup_item(
     args: &BackupArgs,
     printer: &mut Printer<'_>,
 ) -> Result<Outcome> {
-    let (credentials, client) = connect().await?;
-    let (profile, _) = fetch_profile(&client).await?;
-    let (item_id, item) = find_item(&profile, item_ref)?;
-    let (item_id, item) = (item_id.to_owned(), item.clone());
-    if !item.owner_device.is_empty() && item.owner_device != credentials.device_id {
-        return Err(Error::Managed(format!(
-            "protected item {:?} belongs to device {}: run it there (this is {})",
-            item.description, item.owner_device, credentials.device_id
-        )));
-    }
-    let destination_id = find_destination(&profile, &item_id, args.destination.as_deref())?;
-    let destination_name = profile.destinations[&destination_id].description.clone();
-    let job = Job::start(
-        &client,
-        JobStartRequest {
-            classification: classification::BACKUP,
-            source_id: item_id.clone(),
-            destination_id: destination_id.clone(),
-            backup_rule_id: String::new(),
-            client_version: VERSION.into(),
-        },
-    )
-    .await?;
-    job.log(
-        Severity::Info,
-        format!(
-            "Backup of {:?} to storage vault {destination_name:?} started on device {:?} (agent {VERSION}, {})",
-            item.description,
-            credentials.device_name,
-            platform()
-        ),
-    );
-    let run = async {
-        let (paths, filter) = item_paths_and_filter(&item);
-        if paths.is_empty() {
-            return Err(Error::Managed(format!("protected item {:?} includes no path", item.description)));
-        }
-        let wrapping_key = credentials.wrapping_key()?;
-        let opened = ensure_vault(&client, &destination_id, &wrapping_key).await?;
-        let repo = opened.repository().await?;
-        let repo = match context.cache_root() {
-            Some(dir) => repo.with_cache(&dir),
-            None => repo,
-        };
-        let mut repo = repo.load_index().await?;
-        let mut options = crate::commands::backup_options(args);
-        options.paths = paths;
-        options.filter.exclude.extend(filter.exclude);
-        options.filter.exclude_regex.extend(filter.exclude_regex);
-        options.device_id = Some(credentials.device_id.clone());
-        options.protected_item = Some(item_id.clone());
-        let live = Arc::new(BackupProgress::default());
-        options.progress = Some(live.clone());
-        job.set_progress({
-            let live = live.clone();
-            Arc::new(move || JobProgress {
-                bytes_done: live.bytes_processed.load(Ordering::Relaxed),
-                items_done: live.entries.load(Ordering::Relaxed),
-            })
-        });
-        let ticker = context.show_progress().then(|| progress::backup(&live));
-        let outcome = tokio::select! {
-            result = repo.backup(&options) => Some(result),
-            () = job.cancelled() => None,
-        };
-        progress::finish(ticker);
-        let Some(backup) = outcome.transpose()? else { return Ok(None) };
-        let s = &backup.snapshot.summary;
-        if !backup.warnings.is_empty() {
-            // Paths stay on the device: the server keeps no file names.
-            job.log(
-                Severity::Warning,
-                format!(
-                    "{} entries were not backed up completely (unreadable, vanished or changed while read); the \
-                     device's output lists them",
-                    backup.warnings.len()
-                ),
-            );
-        }
-        job.log(
-            Severity::Info,
-            format!(
-                "Snapshot {}: {} files ({} new, {} changed, {} unmodified), {} directories, {} bytes; {} bytes \
-                 uploaded in {} packs",
-                backup.id.short(),
-                s.total_files,
-                s.files_new,
-                s.files_changed,
-                s.files_unmodified,
-                s.dirs,
-                s.total_bytes,
-                s.bytes_added_stored,
-                s.packs_added
-            ),
-        );
-        let status = if backup.warnings.is_empty() { JobStatus::Success } else { JobStatus::Warning };
-        let totals = JobTotals {
-            directories: s.dirs,
-            files: s.total_files,
-            size: s.total_bytes,
-            upload_size: s.bytes_added_stored,
-            download_size: 0,
-        };
-        let snapshot = backup.id.to_hex();
-        Ok(Some((backup, status, totals, snapshot)))
-    };
-    let result = run.await;
-    let job_id = job.id().to_owned();
-    match finish(job, result).await? {
-        Some((backup, _)) => {
+    let env = connect(context).await?;
+    let prepared = run::prepare(&env, item_ref, args.destination.as_deref(), Kind::Backup, "").await?;
+    let job_id = prepared.job.id().to_owned();
+    match run::run_backup(&env, prepared, crate::commands::backup_options(args)).await? {
+        Ended::Done(backup) => {
             if context.chatty() {
-                eprintln!("job {job_id} reported to {}", credentials.server_url);
+                eprintln!("job {job_id} reported to {}", env.credentials.server_url);
             }
             crate::commands::print_backup(context, &backup, printer)
         }
-        None => Err(Error::Managed(format!("job {job_id} was cancelled"))),
+        Ended::Cancelled => Err(Error::Managed(format!("job {job_id} was cancelled"))),
     }
 }
 
@@ -534,111 +370,13 @@ pub(crate) async fn restore_item(
     printer: &mut Printer<'_>,
 ) -> Result<Outcome> {
     let started = comet_core::snapshot::now_ns();
-    let (credentials, client) = connect().await?;
-    let (profile, _) = fetch_profile(&client).await?;
-    let (item_id, item) = find_item(&profile, item_ref)?;
-    let (item_id, item) = (item_id.to_owned(), item.clone());
-    let destination_id = find_destination(&profile, &item_id, args.destination.as_deref())?;
-    let Some(destination) = profile.destinations.get(&destination_id).filter(|d| d.is_initialised()) else {
-        return Err(Error::Managed(format!("storage vault {destination_id} holds no backup yet")));
-    };
-    let destination_name = destination.description.clone();
-    let job = Job::start(
-        &client,
-        JobStartRequest {
-            classification: classification::RESTORE,
-            source_id: item_id.clone(),
-            destination_id: destination_id.clone(),
-            backup_rule_id: String::new(),
-            client_version: VERSION.into(),
-        },
-    )
-    .await?;
-    job.log(
-        Severity::Info,
-        format!(
-            "Restore of {:?} from storage vault {destination_name:?} started on device {:?} (agent {VERSION})",
-            item.description, credentials.device_name
-        ),
-    );
-    let run = async {
-        let wrapping_key = credentials.wrapping_key()?;
-        let opened = ensure_vault(&client, &destination_id, &wrapping_key).await?;
-        let repo = opened.repository().await?;
-        let repo = match context.cache_root() {
-            Some(dir) => repo.with_cache(&dir),
-            None => repo,
-        };
-        let mut snapshots: Vec<_> = repo
-            .snapshots()
-            .await?
-            .into_iter()
-            .filter(|(_, s)| s.protected_item.as_deref() == Some(item_id.as_str()))
-            .collect();
-        snapshots.sort_by_key(|(_, s)| s.time_ns);
-        let (id, snap) = match args.snapshot.as_deref() {
-            None | Some("latest") => snapshots.pop().ok_or_else(|| {
-                Error::Managed(format!("protected item {:?} has no snapshot in this vault", item.description))
-            })?,
-            Some(prefix) => {
-                let found = repo.find_snapshot(prefix).await?;
-                if found.1.protected_item.as_deref() != Some(item_id.as_str()) {
-                    return Err(Error::Managed(format!(
-                        "snapshot {} is not of protected item {:?}",
-                        found.0.short(),
-                        item.description
-                    )));
-                }
-                found
-            }
-        };
-        job.log(
-            Severity::Info,
-            format!("Restoring snapshot {} of {}", id.short(), comet_core::snapshot::format_time(snap.time_ns)),
-        );
-        let repo = repo.load_index().await?;
-        let live = Arc::new(RestoreProgress::default());
-        let options =
-            args.include.iter().fold(RestoreOptions::new(&args.target), RestoreOptions::include).progress(live.clone());
-        job.set_progress({
-            let live = live.clone();
-            Arc::new(move || JobProgress { bytes_done: live.bytes_done.load(Ordering::Relaxed), items_done: 0 })
-        });
-        let ticker = context.show_progress().then(|| progress::restore(&live));
-        let outcome = tokio::select! {
-            result = repo.restore(&snap, &options) => Some(result),
-            () = job.cancelled() => None,
-        };
-        progress::finish(ticker);
-        let Some(restored) = outcome.transpose()? else { return Ok(None) };
-        if !restored.warnings.is_empty() {
-            job.log(
-                Severity::Warning,
-                format!(
-                    "{} problems while restoring ({} files incomplete); the device's output lists them",
-                    restored.warnings.len(),
-                    restored.incomplete.len()
-                ),
-            );
-        }
-        job.log(
-            Severity::Info,
-            format!("Restored {} files, {} directories, {} bytes", restored.files, restored.dirs, restored.bytes),
-        );
-        let status = if restored.warnings.is_empty() { JobStatus::Success } else { JobStatus::Warning };
-        let totals = JobTotals {
-            directories: restored.dirs,
-            files: restored.files,
-            size: restored.bytes,
-            upload_size: 0,
-            download_size: 0,
-        };
-        Ok(Some(((id, restored), status, totals, id.to_hex())))
-    };
-    let result = run.await;
-    let job_id = job.id().to_owned();
-    match finish(job, result).await? {
-        Some(((id, restored), _)) => crate::commands::print_restore(id, &args.target, &restored, started, printer),
-        None => Err(Error::Managed(format!("job {job_id} was cancelled"))),
+    let env = connect(context).await?;
+    let prepared = run::prepare(&env, item_ref, args.destination.as_deref(), Kind::Restore, "").await?;
+    let job_id = prepared.job.id().to_owned();
+    let spec =
+        RestoreSpec { snapshot: args.snapshot.clone(), target: args.target.clone(), include: args.include.clone() };
+    match run::run_restore(&env, prepared, &spec).await? {
+        Ended::Done((id, restored)) => crate::commands::print_restore(id, &args.target, &restored, started, printer),
+        Ended::Cancelled => Err(Error::Managed(format!("job {job_id} was cancelled"))),
     }
 }

@@ -5,6 +5,7 @@ mod cli {
     mod backup;
     mod browse;
     pub(crate) mod common;
+    mod daemon;
     mod find;
     mod forget;
     mod init;

@@ -26,6 +26,9 @@ pub trait Method {
     const PATH: &'static str;
     /// Whether the device token is required.
     const AUTHENTICATED: bool = true;
+    /// Whether sending it twice does no harm: the client retries it after transport failures
+    /// (a server restarting, a network cut).
+    const IDEMPOTENT: bool = false;
     /// What it takes.
     type Request: Serialize + DeserializeOwned + Send + Sync;
     /// What it gives.
@@ -161,6 +164,7 @@ pub struct HelloReply {
 }
 
 impl Method for Hello {
+    const IDEMPOTENT: bool = true;
     const PATH: &'static str = "hello";
     const AUTHENTICATED: bool = false;
     type Request = HelloRequest;
@@ -258,6 +262,7 @@ pub struct ProfileText {
 }
 
 impl Method for GetProfile {
+    const IDEMPOTENT: bool = true;
     const PATH: &'static str = "get-profile";
     type Request = ();
     type Response = ProfileText;
@@ -496,6 +501,7 @@ pub struct JobEndRequest {
 }
 
 impl Method for JobEnd {
+    const IDEMPOTENT: bool = true;
     const PATH: &'static str = "job-end";
     type Request = JobEndRequest;
     type Response = ();
@@ -529,11 +535,39 @@ impl Method for ChangePassword {
     type Response = ProfileUpdated;
 }
 
+/// `delete-grant`: a retention pass asks to delete objects of an append-only bucket. The server
+/// allows deletes in the bucket of the job's vault while the job runs (at most an hour), logs
+/// the grant and writes it into the job's log.
+#[derive(Debug)]
+pub struct DeleteGrant;
+
+/// The retention job asking.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteGrantRequest {
+    /// A running retention job (4003) of this device.
+    pub job_id: String,
+}
+
+/// The grant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteGranted {
+    /// Deletes are allowed until then (seconds since the epoch), or until the job ends.
+    pub until: i64,
+}
+
+impl Method for DeleteGrant {
+    const IDEMPOTENT: bool = true;
+    const PATH: &'static str = "delete-grant";
+    type Request = DeleteGrantRequest;
+    type Response = DeleteGranted;
+}
+
 /// `disconnect`: the device logs out; its token stops working.
 #[derive(Debug)]
 pub struct Disconnect;
 
 impl Method for Disconnect {
+    const IDEMPOTENT: bool = true;
     const PATH: &'static str = "disconnect";
     type Request = ();
     type Response = ();

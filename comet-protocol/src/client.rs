@@ -16,6 +16,9 @@ use std::time::Duration;
 use crate::agent::{AgentError, ErrorCode, Method, PREFIX};
 use crate::wire::{self, FrameError, MAX_RESPONSE_BYTES};
 
+/// How long an idempotent call is retried after transport failures.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(60);
+
 /// What a call can end with besides an answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -103,8 +106,23 @@ impl AgentClient {
         &self.base
     }
 
-    /// Calls method `M`.
+    /// Calls method `M`; an idempotent method ([`Method::IDEMPOTENT`]) is sent again after
+    /// transport failures, with exponential backoff, for up to [`RETRY_BUDGET`].
     pub async fn call<M: Method>(&self, request: &M::Request) -> Result<M::Response, ClientError> {
+        let started = std::time::Instant::now();
+        let mut delay = Duration::from_millis(200);
+        loop {
+            match self.call_once::<M>(request).await {
+                Err(e) if M::IDEMPOTENT && e.is_transport() && started.elapsed() + delay < RETRY_BUDGET => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn call_once<M: Method>(&self, request: &M::Request) -> Result<M::Response, ClientError> {
         let url = format!("{}{PREFIX}{}", self.base, M::PATH);
         let mut builder =
             self.http.post(&url).header("Content-Type", "application/x-comet-frame").body(wire::encode(request));

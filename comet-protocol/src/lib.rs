@@ -7,15 +7,19 @@
 //! - [`account`]: the login secret and wrapping key an account password gives, wrapped vault
 //!   secrets and install tokens (the zero-knowledge model);
 //! - [`api`]: JSON answers of the admin and user web API;
+//! - [`schedule`]: when protected items run, one pure function shared by agent and server;
 //! - [`agent`] and [`wire`]: the agent API, bincode frames with a version header and size
-//!   limits; [`client`] (feature `client`) is its typed async client.
+//!   limits; [`client`] (feature `client`) is its typed async client;
+//! - [`live`]: the live connection (WebSocket) between an online device and its server.
 
 pub mod account;
 pub mod agent;
 pub mod api;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod live;
 pub mod profile;
+pub mod schedule;
 mod status;
 pub mod wire;
 

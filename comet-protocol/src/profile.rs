@@ -30,6 +30,8 @@ pub struct UserProfile {
     pub local_timezone: String,
     /// Addresses for e-mail reports.
     pub emails: Vec<String>,
+    /// When to send e-mail reports.
+    pub email_reports: Vec<EmailReportConfig>,
     /// The organization (tenant) the user belongs to.
     #[serde(rename = "OrganizationID")]
     pub organization_id: String,
@@ -59,6 +61,8 @@ pub struct DeviceConfig {
     pub platform_version: String,
     /// Agent version.
     pub client_version: String,
+    /// IANA time zone of the device: its schedules run in it.
+    pub device_timezone: String,
 }
 
 /// A protected item: what to back up from which device.
@@ -101,7 +105,73 @@ pub struct DestinationConfig {
     /// For a bucket vault: create its bucket append-only (agents add objects; deletes need a
     /// retention grant). Set by administrators; devices cannot change it.
     pub append_only: bool,
+    /// Which snapshots retention passes keep.
+    pub default_retention: RetentionPolicy,
 }
+
+/// Comet's `RetentionPolicy`: keep everything, or delete what no range keeps.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RetentionPolicy {
+    /// 801: keep everything; 802: delete snapshots no range keeps.
+    pub mode: u32,
+    /// What to keep (a snapshot any range keeps is kept).
+    pub ranges: Vec<RetentionRange>,
+}
+
+/// [`RetentionPolicy::mode`]: keep every snapshot.
+pub const RETENTION_KEEP_EVERYTHING: u32 = 801;
+/// [`RetentionPolicy::mode`]: delete what no range keeps.
+pub const RETENTION_DELETE_EXCEPT: u32 = 802;
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        Self { mode: RETENTION_KEEP_EVERYTHING, ranges: Vec::new() }
+    }
+}
+
+/// One rule of a retention policy, with Comet's `RETENTIONRANGE_*` type codes: 900 the newest
+/// `Jobs` snapshots, 901 newer than a time (`Timestamp`), 902 the last `Days`/`Weeks`/`Months`/
+/// `Years`, 907/908/909/910 the last `Jobs` days/weeks/months/years with one snapshot each.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RetentionRange {
+    /// `RETENTIONRANGE_*`.
+    #[serde(rename = "Type")]
+    pub range_type: u32,
+    /// For 901: seconds since the epoch.
+    pub timestamp: i64,
+    /// For 900, 907 to 910.
+    pub jobs: u32,
+    /// For 902.
+    pub days: u32,
+    /// For 902.
+    pub weeks: u32,
+    /// For 902.
+    pub months: u32,
+    /// For 902.
+    pub years: u32,
+}
+
+/// An e-mail report rule of a user (`EmailReportConfig`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EmailReportConfig {
+    /// 0: one mail per finished job; 1: a daily summary.
+    pub report_type: u32,
+    /// For per-job mails: the statuses that send one (Comet codes: 7002 errors, 7001
+    /// warnings, 7004 missed, 7007 abandoned, 7005 cancelled, ...); empty: every status.
+    pub statuses: Vec<u32>,
+    /// For summaries: the hour of the day (UTC, 0..24) it is sent.
+    pub summary_hour: u32,
+    /// Recipients; empty: the profile's `Emails`.
+    pub recipients: Vec<String>,
+}
+
+/// [`EmailReportConfig::report_type`]: a mail per finished job.
+pub const EMAIL_REPORT_IMMEDIATE: u32 = 0;
+/// [`EmailReportConfig::report_type`]: a daily summary.
+pub const EMAIL_REPORT_SUMMARY: u32 = 1;
 
 /// `DestinationType` of an S3-compatible vault.
 pub const DESTINATION_S3: u32 = 1000;
@@ -127,6 +197,13 @@ pub struct BackupRuleConfig {
     pub source: String,
     /// Storage vault id.
     pub destination: String,
+    /// When it runs (none: only on demand), in the owning device's time zone.
+    pub schedules: Vec<crate::schedule::ScheduleConfig>,
+    /// When the device starts (the daemon), run at once if the last scheduled time passed
+    /// without a job (the device was off).
+    pub run_if_missed: bool,
+    /// Apply the vault's retention rules after each successful scheduled backup.
+    pub retention_after_backup: bool,
 }
 
 /// Why a profile or a user name is refused.

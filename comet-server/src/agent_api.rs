@@ -23,10 +23,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use comet_protocol::JobStatus;
 use comet_protocol::agent::{
-    AgentError, ChangePassword, ChangePasswordRequest, Credentials, Disconnect, ErrorCode, GetProfile, Hello,
-    HelloReply, InitVault, InitVaultRequest, JobEnd, JobEndRequest, JobLog, JobLogMethod, JobLogReply, JobStart,
-    JobStartRequest, JobStarted, LogEntry, MAX_LOG_ENTRIES, MAX_LOG_MESSAGE, Method, ProfileText, ProfileUpdated,
-    Register, RegisterRequest, Registered, SetProfile, SetProfileRequest,
+    AgentError, ChangePassword, ChangePasswordRequest, Credentials, DeleteGrant, DeleteGranted, Disconnect, ErrorCode,
+    GetProfile, Hello, HelloReply, InitVault, InitVaultRequest, JobEnd, JobEndRequest, JobLog, JobLogMethod,
+    JobLogReply, JobStart, JobStartRequest, JobStarted, LogEntry, MAX_LOG_ENTRIES, MAX_LOG_MESSAGE, Method,
+    ProfileText, ProfileUpdated, Register, RegisterRequest, Registered, SetProfile, SetProfileRequest,
 };
 use comet_protocol::profile::{DESTINATION_COMET, DeviceConfig, USERNAME_MAX_LENGTH, UserProfile};
 use comet_protocol::wire::{self, FrameError};
@@ -68,14 +68,17 @@ pub fn is_device_id(id: &str) -> bool {
 
 /// The agent API route.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new().route("/api/v1/agent/{*method}", post(agent)).with_state(state)
+    Router::new()
+        .route(comet_protocol::live::LIVE_PATH, axum::routing::get(crate::live::upgrade))
+        .route("/api/v1/agent/{*method}", post(agent))
+        .with_state(state)
 }
 
 /// A refusal, answered as a frame of [`AgentError`] with the status of its code.
 #[derive(Debug)]
-struct Refusal(AgentError);
+pub(crate) struct Refusal(AgentError);
 
-fn refuse(code: ErrorCode, message: impl Into<String>) -> Refusal {
+pub(crate) fn refuse(code: ErrorCode, message: impl Into<String>) -> Refusal {
     Refusal(AgentError::new(code, message))
 }
 
@@ -219,6 +222,11 @@ async fn dispatch(state: &AppState, from: IpAddr, method: &str, headers: &Header
             job_end(state, &device, end).await?;
             answer(&())
         }
+        DeleteGrant::PATH => {
+            let request = request::<DeleteGrant>(body)?;
+            let device = authenticate(state, headers).await?;
+            answer(&delete_grant(state, &device, &request.job_id).await?)
+        }
         ChangePassword::PATH => {
             let change = request::<ChangePassword>(body)?;
             let device = authenticate(state, headers).await?;
@@ -236,7 +244,7 @@ async fn dispatch(state: &AppState, from: IpAddr, method: &str, headers: &Header
 }
 
 /// The device whose token the request carries, if it may act.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<DeviceRecord, Refusal> {
+pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<DeviceRecord, Refusal> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -331,6 +339,8 @@ async fn register(state: &AppState, from: IpAddr, request: RegisterRequest) -> R
                 registration_time: listed.map_or(now, |d| d.registration_time),
                 platform_version: device.platform.clone(),
                 client_version: device.client_version.clone(),
+                // Reported on the live connection; kept across registrations.
+                device_timezone: listed.map(|d| d.device_timezone.clone()).unwrap_or_default(),
             };
             if listed == Some(&config) {
                 return false;
@@ -386,6 +396,49 @@ async fn set_profile(
 ) -> Result<ProfileUpdated, Refusal> {
     let profile = merged_profile(state, device, &edit.profile_json).await?;
     init_outcome(state.db.set_profile_with_bucket(&profile, &device.organization_id, &edit.require_hash, None).await?)
+}
+
+/// How long a retention pass may delete in an append-only bucket (or until it ends).
+const DELETE_GRANT_SECS: i64 = 3600;
+
+/// A retention pass of the device asks to delete in its vault's append-only bucket.
+async fn delete_grant(state: &AppState, device: &DeviceRecord, job_id: &str) -> Result<DeleteGranted, Refusal> {
+    let job = state
+        .db
+        .job(job_id, &device.organization_id)
+        .await?
+        .filter(|j| j.username == device.username && j.device_id == device.device_id)
+        .ok_or_else(|| no_job(job_id))?;
+    if !job.is_running() || job.classification != comet_protocol::agent::classification::RETENTION {
+        return Err(refuse(ErrorCode::Invalid, "only a running retention job may ask to delete"));
+    }
+    let (profile, _) = stored_profile(state, device).await?;
+    let bucket = profile
+        .destinations
+        .get(&job.destination_id)
+        .filter(|d| d.destination_type == DESTINATION_COMET && is_bucket_id(&d.location))
+        .map(|d| d.location.clone())
+        .ok_or_else(|| refuse(ErrorCode::Invalid, "the job's vault is not a bucket on this server"))?;
+    let record = state.db.bucket(&bucket).await?;
+    if record
+        .is_none_or(|b| b.organization_id != device.organization_id || b.owner.as_deref() != Some(&device.username))
+    {
+        return Err(refuse(ErrorCode::NotFound, "no such bucket of this user"));
+    }
+    let until = now_secs() + DELETE_GRANT_SECS;
+    state.db.grant_deletes(&bucket, job_id, &device.organization_id, until).await?;
+    tracing::info!(
+        "granted deletes in append-only bucket {bucket} to retention job {job_id} of device {} (user {}) until {until}",
+        device.device_id,
+        device.username
+    );
+    let note = LogEntry {
+        time: now_secs(),
+        severity: comet_protocol::agent::Severity::Info,
+        message: format!("The server allows this retention pass to delete in the vault's bucket until {until}"),
+    };
+    state.db.note_job(job_id, &device.organization_id, &[note]).await?;
+    Ok(DeleteGranted { until })
 }
 
 /// A device changes the account's password, with the vault secrets re-wrapped by it.

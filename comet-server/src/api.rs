@@ -29,6 +29,7 @@ use crate::config::ServerConfig;
 use crate::db::{Db, DbError, ProfileUpdate};
 
 mod devices;
+mod dispatcher;
 mod jobs;
 
 /// Everything a request handler needs.
@@ -46,6 +47,8 @@ pub struct AppState {
     pub started: i64,
     /// The hosted storage buckets.
     pub buckets: crate::storage::Buckets,
+    /// The devices online now.
+    pub live: crate::live::Live,
 }
 
 /// The API routes.
@@ -311,7 +314,10 @@ async fn admin_method(state: &AppState, from: SocketAddr, method: &str, fields: 
                 return Err(ApiError::bad_request("ProfileData.OrganizationID cannot change"));
             }
             match state.db.set_profile(&profile, org, field(fields, "RequireHash")?).await? {
-                ProfileUpdate::Updated(_) => ok_json(&ApiResponse::ok()),
+                ProfileUpdate::Updated(_) => {
+                    state.live.notify(org, name, None, &comet_protocol::live::ServerMessage::ProfileChanged);
+                    ok_json(&ApiResponse::ok())
+                }
                 ProfileUpdate::Conflict => Err(ApiError::new(
                     StatusCode::CONFLICT,
                     "the profile changed since it was read (RequireHash is stale): read it again and retry",
@@ -387,6 +393,7 @@ async fn admin_method(state: &AppState, from: SocketAddr, method: &str, fields: 
             );
             ok_json(&ApiResponse::ok())
         }
+        m if dispatcher::METHODS.contains(&m) => dispatcher::method(state, &caller, None, m, fields).await,
         "create-install-token" => devices::create_install_token(state, &caller, fields).await,
         "revoke-device" => devices::revoke_device(state, &caller, fields).await,
         "get-jobs-all"
@@ -446,6 +453,11 @@ async fn user_method(state: &AppState, from: SocketAddr, method: &str, fields: &
         }
         "get-jobs" | "get-job-properties" | "get-job-log" | "get-job-log-entries" | "job/cancel" => {
             jobs::user_method(state, &caller, method, fields).await
+        }
+        // The user's own devices; retention passes are for administrators (as in Comet).
+        m if dispatcher::METHODS.contains(&m) && m != "dispatcher/apply-retention-rules" => {
+            let user = caller.username.clone();
+            dispatcher::method(state, &caller, Some(&user), m, fields).await
         }
         _ => Err(ApiError::not_found(format!("no user method {method:?}"))),
     }

@@ -57,6 +57,59 @@ pub struct ServerConfig {
     pub logging: LoggingConfig,
     /// The web interface.
     pub web: WebConfig,
+    /// Live connections, abandoned and missed jobs.
+    pub jobs: JobsConfig,
+}
+
+/// Live connections and the jobs the server watches over (`[jobs]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct JobsConfig {
+    /// Devices send a heartbeat this often on their live connection, in seconds.
+    pub heartbeat_seconds: u32,
+    /// A running job with no news (heartbeat, log lines) for this long is marked Abandoned.
+    pub abandon_after_seconds: u32,
+    /// A scheduled run with no job starting within this long after its time (plus the
+    /// schedule's random delay) is recorded as Missed.
+    pub missed_after_seconds: u32,
+    /// How often the server looks for abandoned and missed jobs, in seconds.
+    pub check_interval_seconds: u32,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_seconds: 30,
+            abandon_after_seconds: 600,
+            missed_after_seconds: 900,
+            check_interval_seconds: 60,
+        }
+    }
+}
+
+impl JobsConfig {
+    fn problem(&self) -> Option<(Place, String)> {
+        let checks = [
+            ("heartbeat_seconds", self.heartbeat_seconds, 1, 3600),
+            ("abandon_after_seconds", self.abandon_after_seconds, 2, 7 * 86400),
+            ("missed_after_seconds", self.missed_after_seconds, 1, 7 * 86400),
+            ("check_interval_seconds", self.check_interval_seconds, 1, 3600),
+        ];
+        for (key, value, min, max) in checks {
+            if !(min..=max).contains(&value) {
+                return Some((Place::table("jobs", key), format!("{key} = {value} is out of range: {min} to {max}")));
+            }
+        }
+        if self.abandon_after_seconds <= self.heartbeat_seconds {
+            let message = format!(
+                "abandon_after_seconds = {} must be longer than heartbeat_seconds = {}",
+                self.abandon_after_seconds, self.heartbeat_seconds
+            );
+            return Some((Place::table("jobs", "abandon_after_seconds"), message));
+        }
+        None
+    }
 }
 
 impl Default for ServerConfig {
@@ -69,6 +122,7 @@ impl Default for ServerConfig {
             security: SecurityConfig::default(),
             logging: LoggingConfig::default(),
             web: WebConfig::default(),
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -405,6 +459,18 @@ log_accesses = false
 # Serve the web interface from this directory instead of the built-in one; the --webroot-dir
 # flag overrides it.
 # webroot_dir = "/srv/comet-webroot"
+
+[jobs]
+# Online devices keep a live connection and send a heartbeat this often, in seconds.
+heartbeat_seconds = 30
+# A running job with no news from its device (heartbeat, log lines) for this many seconds is
+# marked Abandoned (7007).
+abandon_after_seconds = 600
+# A scheduled run that no job started within this many seconds after its time (plus the
+# schedule's random delay) is recorded as Missed (7004).
+missed_after_seconds = 900
+# How often the server looks for abandoned and missed jobs, in seconds.
+check_interval_seconds = 60
 "#;
 
 impl ServerConfig {
@@ -479,6 +545,9 @@ impl ServerConfig {
         }
         if self.logging.directory.as_os_str().is_empty() {
             return Some((Place::table("logging", "directory"), "log directory must not be empty".to_owned()));
+        }
+        if let Some(problem) = self.jobs.problem() {
+            return Some(problem);
         }
         None
     }

@@ -18,7 +18,7 @@ mod devices;
 mod jobs;
 
 pub use devices::{DeviceRecord, InstallTokenRecord, NewDevice, TokenUse};
-pub use jobs::{JobCancel, JobEnd, JobList, JobLogRow, JobOutcome, JobOwner, JobRecord, LogAppend, NewJob};
+pub use jobs::{JobCancel, JobEnd, JobList, JobLogRow, JobOutcome, JobOwner, JobRecord, LogAppend, MissedRun, NewJob};
 
 /// How often [`Db::edit_profile`] retries a compare-and-swap that lost a race before giving up.
 const PROFILE_EDIT_ATTEMPTS: usize = 32;

@@ -18,7 +18,9 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod live;
 pub mod server;
 pub mod storage;
+pub mod watch;
 
 pub use comet_protocol::PROTOCOL_VERSION;

@@ -89,6 +89,7 @@ pub async fn run(options: RunOptions, config: ServerConfig) -> Result<(), Server
         buckets: crate::storage::Buckets::new(config.storage.clone(), config.bucket_dir(&options.data_dir)),
         config: config.clone(),
         started: now_secs(),
+        live: crate::live::Live::default(),
     });
     let mut app = router(state.clone());
     if options.log_accesses || config.logging.log_accesses {
@@ -139,8 +140,10 @@ pub async fn run(options: RunOptions, config: ServerConfig) -> Result<(), Server
     let housekeeping = tokio::spawn({
         let state = state.clone();
         async move {
+            let every = Duration::from_secs(u64::from(state.config.jobs.check_interval_seconds).min(60));
             loop {
-                tokio::time::sleep(Duration::from_secs(60)).await;
+                tokio::time::sleep(every).await;
+                crate::watch::check(&state).await;
                 state.limiter.tidy();
                 if let Err(e) = state.db.expire_sessions(now_secs()).await {
                     tracing::warn!("expiring sessions: {e}");
@@ -155,6 +158,7 @@ pub async fn run(options: RunOptions, config: ServerConfig) -> Result<(), Server
     });
     shutdown_signal().await;
     tracing::info!("shutting down: finishing the requests in progress");
+    state.live.shutdown();
     stop_tx.send_replace(true);
     for server in servers {
         if let Ok(Err(e)) = server.await {

@@ -258,8 +258,17 @@ async fn delete_object(
     };
     // Sessions come and go even in an append-only bucket: they are markers, not data.
     if record.append_only && key.kind() != ObjectKind::Session {
-        return error(StatusCode::FORBIDDEN, "this bucket is append-only: deletes need a retention grant")
-            .into_response();
+        match state.db.deletes_granted(&bucket, crate::api::now_secs()).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return error(StatusCode::FORBIDDEN, "this bucket is append-only: deletes need a retention grant")
+                    .into_response();
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+            }
+        }
     }
     match vault.delete(&key).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),

@@ -273,7 +273,7 @@ fn comet_vault(
         server_url: server.url(),
         wrapped_access_key: secrets.wrap(&format!("{vault_id}/access-key"), key.as_bytes()),
         wrapped_vault_secret: secrets.wrap(&format!("{vault_id}/secret"), b"the vault password"),
-        append_only: false,
+        ..DestinationConfig::default()
     }
 }
 

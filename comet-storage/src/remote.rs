@@ -15,6 +15,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::key::{ObjectKey, ObjectKind};
 use crate::vault::{ObjectMeta, Vault};
 
+/// How long a request is retried after transient failures.
+const RETRY_BUDGET: Duration = Duration::from_secs(120);
+
 /// A bucket on a Comet server.
 #[derive(Clone)]
 pub struct RemoteVault {
@@ -60,12 +63,35 @@ impl RemoteVault {
         format!("{}/storage/v1/{}/{}", self.base, self.bucket, key.path())
     }
 
+    /// Sends a request, again after transient failures (the server restarting, a network cut)
+    /// for up to [`RETRY_BUDGET`], with exponential backoff.
     async fn send(
         &self,
         method: Method,
         url: &str,
         target: &str,
-        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+        build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
+        let started = std::time::Instant::now();
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.send_once(method.clone(), url, target, &build).await {
+                Err(e) if e.is_retryable() && started.elapsed() + delay < RETRY_BUDGET => {
+                    tracing::debug!("{target}: {e}; retrying in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: Method,
+        url: &str,
+        target: &str,
+        build: &impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response> {
         let request = build(self.client.request(method, url).header("Authorization", &self.authorization));
         let response = request.send().await.map_err(|e| {
@@ -105,7 +131,22 @@ impl RemoteVault {
 #[async_trait]
 impl Vault for RemoteVault {
     async fn put(&self, key: &ObjectKey, data: Bytes) -> Result<()> {
-        self.send(Method::PUT, &self.url(key), &key.path(), |r| r.body(data)).await.map(|_| ())
+        let url = self.url(key);
+        let first = self.send_once(Method::PUT, &url, &key.path(), &|r| r.body(data.clone())).await;
+        match first {
+            Err(e) if e.is_retryable() => {}
+            result => return result.map(|_| ()),
+        }
+        // The first try may have stored the object without us hearing it: after a retry, an
+        // object that exists with exactly our bytes is ours.
+        match self.send(Method::PUT, &url, &key.path(), |r| r.body(data.clone())).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_already_exists() => match self.get(key).await {
+                Ok(stored) if stored == data => Ok(()),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
     }
 
     async fn get(&self, key: &ObjectKey) -> Result<Bytes> {
@@ -124,7 +165,7 @@ impl Vault for RemoteVault {
             return Ok(Bytes::new());
         }
         let header = format!("bytes={}-{}", range.start, range.end - 1);
-        let response = self.send(Method::GET, &self.url(key), &key.path(), |r| r.header("Range", header)).await?;
+        let response = self.send(Method::GET, &self.url(key), &key.path(), |r| r.header("Range", &header)).await?;
         let bytes = Self::body(response, &key.path()).await?;
         if bytes.len() as u64 != range.end - range.start {
             return Err(Error::new(ErrorKind::Invalid, key.path())

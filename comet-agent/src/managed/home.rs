@@ -97,7 +97,7 @@ impl Home {
     }
 
     /// Writes `bytes` to `name` atomically, mode 0600.
-    fn write_private(&self, name: &str, bytes: &[u8]) -> Result<()> {
+    pub(crate) fn write_private(&self, name: &str, bytes: &[u8]) -> Result<()> {
         self.ensure_dir()?;
         let path = self.dir.join(name);
         let tmp = self.dir.join(format!(".{name}.tmp{}", std::process::id()));

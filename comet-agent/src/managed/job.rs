@@ -109,6 +109,11 @@ impl Job {
         buffer.push(LogEntry { time: now_secs(), severity, message });
     }
 
+    /// A handle that cancels the job from elsewhere (the daemon's `CancelJob` command).
+    pub(crate) fn canceller(&self) -> Canceller {
+        Canceller(self.shared.clone())
+    }
+
     /// Resolves once the server asked to cancel the job.
     pub(crate) async fn cancelled(&self) {
         loop {
@@ -161,6 +166,25 @@ impl Job {
                 }
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+}
+
+/// Cancels a running job (see [`Job::canceller`]).
+#[derive(Clone)]
+pub(crate) struct Canceller(Arc<Shared>);
+
+impl std::fmt::Debug for Canceller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Canceller").field(&self.0.job_id).finish()
+    }
+}
+
+impl Canceller {
+    /// Asks the job to stop; it ends as Cancelled.
+    pub(crate) fn cancel(&self) {
+        if !self.0.cancelled.swap(true, Ordering::AcqRel) {
+            self.0.cancel_notify.notify_waiters();
         }
     }
 }

@@ -59,17 +59,34 @@ pub(crate) struct Server {
 impl Server {
     /// Starts a server with its data under `data`.
     pub(crate) fn start(data: &Path) -> Self {
+        Self::start_with(data, "")
+    }
+
+    /// Starts a server with `extra` appended to its configuration (a `[jobs]` table, ...).
+    pub(crate) fn start_with(data: &Path, extra: &str) -> Self {
         let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
         std::fs::create_dir_all(data).unwrap();
-        let text = format!("[[listen]]\naddress = \"{addr}\"\n\n[security]\nargon2_memory_kib = 8192\n");
+        let text = format!("[[listen]]\naddress = \"{addr}\"\n\n[security]\nargon2_memory_kib = 8192\n\n{extra}");
         std::fs::write(data.join("comet-server.toml"), text).unwrap();
+        Self::spawn(data, addr)
+    }
+
+    /// Stops the server (SIGTERM) and starts it again on the same address and data.
+    pub(crate) fn restart(self) -> Self {
+        let (data, addr) = (self.data.clone(), self.addr);
+        self.stop();
+        Self::spawn(&data, addr)
+    }
+
+    fn spawn(data: &Path, addr: SocketAddr) -> Self {
+        let log = |name: &str| std::fs::OpenOptions::new().create(true).append(true).open(data.join(name)).unwrap();
         let child = Command::new(server_binary())
             .arg("--data-dir")
             .arg(data)
             .env("COMET_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env_remove("RUST_LOG")
-            .stdout(std::fs::File::create(data.join("stdout.txt")).unwrap())
-            .stderr(std::fs::File::create(data.join("stderr.txt")).unwrap())
+            .stdout(log("stdout.txt"))
+            .stderr(log("stderr.txt"))
             .spawn()
             .unwrap();
         let started = Instant::now();
@@ -152,6 +169,37 @@ impl Server {
         self.admin_ok("get-job-log-entries", &[("JobID", job)]).as_array().unwrap().clone()
     }
 
+    /// The live connections (`dispatcher/list-active`), by connection id.
+    pub(crate) fn online(&self) -> serde_json::Map<String, Value> {
+        self.admin_ok("dispatcher/list-active", &[]).as_object().unwrap().clone()
+    }
+
+    /// Waits (bounded) until `device` is online; its connection id.
+    pub(crate) fn wait_online(&self, device: &str) -> String {
+        let started = Instant::now();
+        loop {
+            if let Some((id, _)) = self.online().iter().find(|(_, c)| c["DeviceID"] == device) {
+                return id.clone();
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "device {device} did not come online");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits (bounded) until job `id` of `user` satisfies `done`; the job.
+    pub(crate) fn wait_job(&self, user: &str, id: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Some(job) = self.jobs(user).into_iter().find(|j| j["GUID"] == id)
+                && done(&job)
+            {
+                return job;
+            }
+            assert!(started.elapsed() < limit, "job {id} did not get there in {limit:?}: {:?}", self.jobs(user));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Sends SIGTERM and waits (bounded) for the exit.
     pub(crate) fn stop(mut self) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::SIGTERM).unwrap();
@@ -214,6 +262,40 @@ impl Device {
     /// This device's id.
     pub(crate) fn id(&self) -> String {
         self.ok(&["info", "device-id"]).trim().to_owned()
+    }
+
+    /// Starts `comet-agent run` (its output in `daemon.log` of the fixture).
+    pub(crate) fn daemon(&self) -> Daemon {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.fixture.path("daemon.log")).unwrap();
+        let mut cmd = self.command(&["run"]);
+        cmd.stdout(log.try_clone().unwrap()).stderr(log);
+        Daemon { child: cmd.spawn().unwrap(), log: self.fixture.path("daemon.log") }
+    }
+}
+
+/// A running `comet-agent run`.
+pub(crate) struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Kills it at once (SIGKILL), as a power cut would.
+    pub(crate) fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// What it printed so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

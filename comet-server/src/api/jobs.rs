@@ -95,6 +95,15 @@ async fn cancel(state: &AppState, org: &str, user: &str, fields: &Fields) -> Api
     match state.db.cancel_job(&id, org, Some(user)).await? {
         JobCancel::Requested => {
             tracing::info!("cancellation of job {id} of user {user} requested");
+            // An online device hears it at once; otherwise with its next log batch.
+            if let Some(job) = state.db.job(&id, org).await? {
+                state.live.push(
+                    org,
+                    user,
+                    &job.device_id,
+                    comet_protocol::live::Command::CancelJob { job_id: id.clone() },
+                );
+            }
             ok_json(&ApiResponse::ok())
         }
         JobCancel::Finished => Err(ApiError::bad_request(format!("job {id} has ended already"))),

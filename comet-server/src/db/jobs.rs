@@ -323,8 +323,9 @@ impl Db {
         let mut tx = self.pool.begin().await?;
         // The write first: it takes the lock, and says whether the job is running and theirs.
         let touched = sqlx::query(
-            "UPDATE jobs SET last_update = ? WHERE id = ? AND organization_id = ? AND username = ? \
-             AND device_id = ? AND end_time = 0",
+            "UPDATE jobs SET last_update = ?, status = CASE WHEN status = 7007 THEN 6001 ELSE status END, \
+             end_time = CASE WHEN status = 7007 THEN 0 ELSE end_time END WHERE id = ? AND organization_id = ? \
+             AND username = ? AND device_id = ? AND (end_time = 0 OR status = 7007)",
         )
         .bind(now)
         .bind(id)
@@ -362,7 +363,7 @@ impl Db {
         let ended = sqlx::query(
             "UPDATE jobs SET status = ?, end_time = ?, last_update = ?, snapshot_id = ?, total_directories = ?, \
              total_files = ?, total_size = ?, upload_size = ?, download_size = ? WHERE id = ? \
-             AND organization_id = ? AND username = ? AND device_id = ? AND end_time = 0",
+             AND organization_id = ? AND username = ? AND device_id = ? AND (end_time = 0 OR status = 7007)",
         )
         .bind(i64::from(status))
         .bind(now)
@@ -517,5 +518,202 @@ mod tests {
         // Bob's ended job is old; Alice's are running.
         assert_eq!(starts(db.list_jobs("org1", JobList::Recent { since: 250 }).await.unwrap()), [200, 300]);
         assert_eq!(starts(db.list_jobs("org2", JobList::All).await.unwrap()), [150]);
+    }
+}
+
+/// A scheduled run nobody started, to record as Missed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissedRun<'a> {
+    /// Its organization.
+    pub organization_id: &'a str,
+    /// Its user.
+    pub username: &'a str,
+    /// The device that should have run it.
+    pub device_id: &'a str,
+    /// Protected item id.
+    pub source_id: &'a str,
+    /// Storage vault id.
+    pub destination_id: &'a str,
+    /// Schedule id.
+    pub backup_rule_id: &'a str,
+    /// When it should have run, seconds since the epoch.
+    pub time: i64,
+}
+
+impl Db {
+    /// A heartbeat of a device: its running jobs `ids` are alive.
+    pub async fn touch_jobs(
+        &self,
+        org: &str,
+        username: &str,
+        device_id: &str,
+        ids: &[String],
+        now: i64,
+    ) -> DbResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut update = QueryBuilder::<Sqlite>::new("UPDATE jobs SET last_update = ");
+        update.push_bind(now).push(" WHERE organization_id = ").push_bind(org);
+        update.push(" AND username = ").push_bind(username).push(" AND device_id = ").push_bind(device_id);
+        update.push(" AND end_time = 0 AND id IN (");
+        let mut list = update.separated(", ");
+        for id in ids {
+            list.push_bind(id);
+        }
+        list.push_unseparated(")");
+        update.build().execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Marks Abandoned (7007) every running job with no news since `stale_before`, with a log
+    /// line saying why; returns them. A device reporting on one later revives it.
+    pub async fn abandon_stale_jobs(&self, stale_before: i64, now: i64) -> DbResult<Vec<JobRecord>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE end_time = 0 AND last_update < ?");
+        let stale: Vec<JobRecord> =
+            sqlx::query(&sql).bind(stale_before).fetch_all(&self.pool).await?.iter().map(job_of).collect();
+        let mut abandoned = Vec::new();
+        for job in stale {
+            let mut tx = self.pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE jobs SET status = 7007, end_time = ? WHERE id = ? AND end_time = 0 AND last_update < ?",
+            )
+            .bind(now)
+            .bind(&job.id)
+            .bind(stale_before)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                let line = LogEntry {
+                    time: now,
+                    severity: comet_protocol::agent::Severity::Error,
+                    message: format!(
+                        "Abandoned: no news from the device for {} s (it stopped, lost its network, or crashed)",
+                        now - job.last_update
+                    ),
+                };
+                append_entries(&mut tx, &job.id, &job.organization_id, &[line]).await?;
+                abandoned.push(JobRecord { status: 7007, end_time: now, ..job });
+            }
+            tx.commit().await?;
+        }
+        Ok(abandoned)
+    }
+
+    /// Whether a job of this item into this vault started between `from` and `to` (inclusive).
+    pub async fn job_started_between(
+        &self,
+        org: &str,
+        username: &str,
+        source_id: &str,
+        destination_id: &str,
+        from: i64,
+        to: i64,
+    ) -> DbResult<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM jobs WHERE organization_id = ? AND username = ? AND source_id = ? \
+             AND destination_id = ? AND start_time >= ? AND start_time <= ?",
+        )
+        .bind(org)
+        .bind(username)
+        .bind(source_id)
+        .bind(destination_id)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.get::<i64, _>(0) > 0)
+    }
+
+    /// Records a Missed (7004) job for a scheduled run that did not happen; returns its id.
+    pub async fn record_missed(&self, run: &MissedRun<'_>, id: &str) -> DbResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO jobs (id, start_order, organization_id, username, device_id, classification, status, \
+             start_time, end_time, source_id, destination_id, backup_rule_id, snapshot_id, client_version, \
+             total_directories, total_files, total_size, upload_size, download_size, cancel_requested, last_update) \
+             VALUES (?, (SELECT COALESCE(MAX(start_order), 0) + 1 FROM jobs), ?, ?, ?, 4001, 7004, ?, ?, ?, ?, ?, \
+             '', '', 0, 0, 0, 0, 0, 0, ?)",
+        )
+        .bind(id)
+        .bind(run.organization_id)
+        .bind(run.username)
+        .bind(run.device_id)
+        .bind(run.time)
+        .bind(run.time)
+        .bind(run.source_id)
+        .bind(run.destination_id)
+        .bind(run.backup_rule_id)
+        .bind(run.time)
+        .execute(&mut *tx)
+        .await?;
+        let line = LogEntry {
+            time: run.time,
+            severity: comet_protocol::agent::Severity::Warning,
+            message: "Missed: the schedule came and no job started (the device was off, offline, or busy)".into(),
+        };
+        append_entries(&mut tx, id, run.organization_id, &[line]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Until when scheduled runs were checked for misses (`None`: never).
+    pub async fn missed_checked_until(&self, org: &str) -> DbResult<Option<i64>> {
+        let row = sqlx::query("SELECT checked_until FROM missed_checks WHERE organization_id = ?")
+            .bind(org)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Records until when scheduled runs were checked.
+    pub async fn set_missed_checked_until(&self, org: &str, until: i64) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO missed_checks (organization_id, checked_until) VALUES (?, ?) \
+             ON CONFLICT (organization_id) DO UPDATE SET checked_until = excluded.checked_until",
+        )
+        .bind(org)
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+impl Db {
+    /// Allows deletes in bucket `bucket_id` for retention job `job_id` until `until`.
+    pub async fn grant_deletes(&self, bucket_id: &str, job_id: &str, org: &str, until: i64) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO delete_grants (bucket_id, job_id, organization_id, until) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (bucket_id, job_id) DO UPDATE SET until = excluded.until",
+        )
+        .bind(bucket_id)
+        .bind(job_id)
+        .bind(org)
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether a running retention job holds a grant to delete in bucket `bucket_id` now.
+    pub async fn deletes_granted(&self, bucket_id: &str, now: i64) -> DbResult<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM delete_grants g JOIN jobs j ON j.id = g.job_id \
+             WHERE g.bucket_id = ? AND g.until > ? AND j.end_time = 0 AND j.classification = 4003",
+        )
+        .bind(bucket_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.get::<i64, _>(0) > 0)
+    }
+
+    /// Adds log lines to a job, whatever its state (the server's own notes).
+    pub async fn note_job(&self, job_id: &str, org: &str, entries: &[LogEntry]) -> DbResult<()> {
+        let mut tx = self.pool.begin().await?;
+        append_entries(&mut tx, job_id, org, entries).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -145,6 +145,11 @@ impl Server {
         Self { child: spawn_listening(data, addr), addr }
     }
 
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn admin(&self, method: &str, fields: &[(&str, &str)]) -> (u16, Value) {
         let mut all = vec![("Username", "admin"), ("AuthType", "Password"), ("Password", ADMIN_PASSWORD)];
         all.extend_from_slice(fields);
