@@ -29,6 +29,9 @@ use crate::db::DeviceRecord;
 /// How long a device has to say hello after connecting.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Read buffer of a live connection (it grows for a larger message, up to the frame limit).
+const LIVE_BUFFER: usize = 4096;
+
 /// Messages waiting to be sent to one device.
 const OUTBOX: usize = 64;
 
@@ -234,8 +237,12 @@ pub async fn upgrade(
         Ok(d) => d,
         Err(refusal) => return refusal.into_response(),
     };
+    // Small buffers: live frames are small, and hundreds of devices stay connected. The
+    // defaults (128 KiB each way) cost ~235 KiB per device; see docs/benchmarks.md.
     ws.max_message_size(MAX_LIVE_FRAME)
         .max_frame_size(MAX_LIVE_FRAME)
+        .read_buffer_size(LIVE_BUFFER)
+        .write_buffer_size(0)
         .on_upgrade(move |socket| serve(state, device, from.ip(), socket))
 }
 
