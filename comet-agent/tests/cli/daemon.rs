@@ -209,3 +209,110 @@ fn the_daemon_reconnects_after_a_server_restart_and_its_job_is_reported() {
     assert_eq!(status(&ended), 5000, "{ended}\n{}", daemon.log());
     assert_eq!(ended["TotalSize"].as_u64(), Some(8 << 30));
 }
+
+#[test]
+fn a_retention_pass_deletes_in_an_append_only_bucket_only_while_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(&dir.path().join("server"), FAST_JOBS);
+    let device = setup(&server, "tina", 0);
+    server.edit_profile("tina", |p| {
+        p["Destinations"]["vault1"]["AppendOnly"] = json!(true);
+        p["Destinations"]["vault1"]["DefaultRetention"] =
+            json!({ "Mode": 802, "Ranges": [ { "Type": 900, "Jobs": 1 } ] });
+    });
+    let daemon = device.daemon();
+    let target = server.wait_online(&device.id());
+    let docs = [("Source", "docs"), ("Destination", "vault1")];
+    let mut snapshots = Vec::new();
+    for round in 0..2 {
+        super::common::write(&device.fixture.src(), &format!("work/round-{round}.txt"), format!("round {round}"));
+        let job = job_id(&dispatch(&server, "run-backup-custom", &target, &docs));
+        let job = server.wait_job("tina", &job, Duration::from_secs(60), |j| status(j) != 6001);
+        assert_eq!(status(&job), 5000, "{job}\n{}", daemon.log());
+        snapshots.push(job["SnapshotID"].as_str().unwrap().to_owned());
+    }
+    let listed = |server: &Server| -> Vec<String> {
+        let answer = dispatch(server, "request-vault-snapshots", &target, &[("Destination", "vault1")]);
+        answer["Snapshots"].as_array().unwrap().iter().map(|s| s["Snapshot"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(listed(&server).len(), 2);
+
+    let pass = job_id(&dispatch(&server, "apply-retention-rules", &target, &[("Destination", "vault1")]));
+    let job = server.wait_job("tina", &pass, Duration::from_secs(60), |j| status(j) != 6001);
+    assert_eq!((job["Classification"].as_u64(), status(&job)), (Some(4003), 5000), "{job}\n{}", daemon.log());
+    let log: Vec<String> = server.job_log(&pass).iter().map(|e| e["Message"].as_str().unwrap().to_owned()).collect();
+    assert!(log.iter().any(|m| m.contains("allows this retention pass to delete")), "the grant is in the log: {log:?}");
+    assert!(log.iter().any(|m| m.starts_with("Removed 1 snapshots, kept 1")), "{log:?}");
+    assert_eq!(listed(&server), [snapshots[1].clone()], "the newest snapshot is kept");
+
+    // The grant ended with the job: the bucket refuses deletes again.
+    let secrets = comet_protocol::account::AccountSecrets::derive("tina", PASSWORD.as_bytes());
+    let vault = server.profile("tina")["Destinations"]["vault1"].clone();
+    let key = secrets.unwrap("destination/vault1/access-key", vault["WrappedAccessKey"].as_str().unwrap()).unwrap();
+    let remote = comet_storage::RemoteVault::new(
+        &server.url(),
+        vault["Location"].as_str().unwrap(),
+        std::str::from_utf8(&key).unwrap(),
+    )
+    .unwrap();
+    let kept =
+        super::server::block_on(comet_storage::Vault::list(&remote, comet_storage::ObjectKind::Snapshot)).unwrap();
+    let refused = super::server::block_on(comet_storage::Vault::delete(&remote, &kept[0].key)).unwrap_err();
+    assert_eq!(refused.kind(), comet_storage::ErrorKind::Forbidden, "{refused}");
+}
+
+#[test]
+fn a_device_connected_twice_is_reported_and_users_reach_only_their_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(&dir.path().join("server"), FAST_JOBS);
+    let device = setup(&server, "uma", 0);
+    // A copy of the agent's home: a cloned machine.
+    let clone = Device::new();
+    std::fs::create_dir_all(clone.home()).unwrap();
+    for file in ["device-id", "credentials.json"] {
+        std::fs::copy(device.home().join(file), clone.home().join(file)).unwrap();
+    }
+    let first = device.daemon();
+    server.wait_online(&device.id());
+    let second = clone.daemon();
+    let started = Instant::now();
+    let connections = loop {
+        let online: Vec<Value> = server.online().values().cloned().collect();
+        if online.len() == 2 {
+            break online;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{online:?}\n{}\n{}", first.log(), second.log());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        connections.iter().all(|c| c["DeviceID"] == device.id().as_str() && c["Duplicate"] == true),
+        "{connections:?}"
+    );
+    let warned = Instant::now();
+    while !second.log().contains("connected to the server twice") {
+        assert!(warned.elapsed() < Duration::from_secs(10), "the clone is told: {}", second.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Another user sees none of uma's devices and cannot command them.
+    server.add_user("vic", PASSWORD);
+    let secret = comet_protocol::account::AccountSecrets::derive("vic", PASSWORD.as_bytes()).login_secret.clone();
+    let (_, session) = server.post(
+        "/api/v1/user/web/session/start",
+        &[("Username", "vic"), ("AuthType", "Password"), ("Password", &secret)],
+    );
+    let key = session["SessionKey"].as_str().unwrap().to_owned();
+    let as_vic = |method: &str, fields: &[(&str, &str)]| {
+        let mut all = vec![("Username", "vic"), ("AuthType", "SessionKey"), ("SessionKey", key.as_str())];
+        all.extend_from_slice(fields);
+        server.post(&format!("/api/v1/user/web/dispatcher/{method}"), &all)
+    };
+    let (status_code, listed) = as_vic("list-active", &[]);
+    assert_eq!((status_code, listed.as_object().map(serde_json::Map::len)), (200, Some(0)), "{listed}");
+    for id in server.online().keys() {
+        let (status_code, answer) = as_vic("request-filesystem-objects", &[("TargetID", id), ("Path", "/")]);
+        assert_eq!(status_code, 404, "{answer}");
+    }
+    let (status_code, _) = as_vic("apply-retention-rules", &[("TargetID", "1"), ("Destination", "vault1")]);
+    assert_eq!(status_code, 404, "retention passes are for administrators");
+}
