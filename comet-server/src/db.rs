@@ -240,11 +240,7 @@ impl Db {
         .await?;
         if done.rows_affected() != 1 {
             tx.rollback().await?;
-            return Ok(if self.profile(&profile.username, org).await?.is_some() {
-                VaultInit::Conflict
-            } else {
-                VaultInit::NoSuchUser
-            });
+            return self.cas_missed(&profile.username, org).await;
         }
         if let Some(b) = bucket {
             let added = sqlx::query(
@@ -266,6 +262,11 @@ impl Db {
         }
         tx.commit().await?;
         Ok(VaultInit::Updated(new_hash))
+    }
+
+    /// Why a compare-and-swap update touched no row: a newer profile, or no such user.
+    async fn cas_missed(&self, username: &str, org: &str) -> DbResult<VaultInit> {
+        Ok(if self.profile(username, org).await?.is_some() { VaultInit::Conflict } else { VaultInit::NoSuchUser })
     }
 
     /// A password change from a device: the profile (its vault secrets re-wrapped with the new
@@ -294,11 +295,7 @@ impl Db {
         .await?;
         if done.rows_affected() != 1 {
             tx.rollback().await?;
-            return Ok(if self.profile(&profile.username, org).await?.is_some() {
-                VaultInit::Conflict
-            } else {
-                VaultInit::NoSuchUser
-            });
+            return self.cas_missed(&profile.username, org).await;
         }
         sqlx::query("DELETE FROM sessions WHERE kind = 'user' AND username = ? AND organization_id = ?")
             .bind(&profile.username)
