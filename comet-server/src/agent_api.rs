@@ -619,6 +619,10 @@ async fn job_end(state: &AppState, device: &DeviceRecord, end: JobEndRequest) ->
                 device.device_id,
                 device.username
             );
+            if let Some(mailer) = &state.mailer {
+                let (db, org, id) = (state.db.clone(), device.organization_id.clone(), end.job_id.clone());
+                tokio::spawn(crate::email::job_finished(db, mailer.clone(), org, id));
+            }
             Ok(())
         }
         crate::db::JobEnd::AlreadyEnded => Ok(()),

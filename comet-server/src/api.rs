@@ -32,6 +32,11 @@ mod devices;
 mod dispatcher;
 mod jobs;
 
+/// `YYYY-MM-DD HH:MM:SS UTC` of a time in seconds since the epoch.
+pub(crate) fn utc_time(secs: i64) -> String {
+    format!("{} UTC", jobs::utc_text(secs))
+}
+
 /// Everything a request handler needs.
 #[derive(Debug)]
 pub struct AppState {
@@ -49,6 +54,8 @@ pub struct AppState {
     pub buckets: crate::storage::Buckets,
     /// The devices online now.
     pub live: crate::live::Live,
+    /// E-mail reports, when `[smtp]` is enabled.
+    pub mailer: Option<Arc<crate::email::Mailer>>,
 }
 
 /// The API routes.
@@ -394,6 +401,16 @@ async fn admin_method(state: &AppState, from: SocketAddr, method: &str, fields: 
             ok_json(&ApiResponse::ok())
         }
         m if dispatcher::METHODS.contains(&m) => dispatcher::method(state, &caller, None, m, fields).await,
+        "meta/send-test-email" => {
+            let recipient = field(fields, "Recipient")?;
+            let Some(mailer) = &state.mailer else {
+                return Err(ApiError::bad_request("e-mail is not enabled ([smtp] in the configuration)"));
+            };
+            match crate::email::send_test(mailer, recipient).await {
+                Ok(()) => ok_json(&ApiResponse::ok()),
+                Err(e) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("sending failed: {e}"))),
+            }
+        }
         "create-install-token" => devices::create_install_token(state, &caller, fields).await,
         "revoke-device" => devices::revoke_device(state, &caller, fields).await,
         "get-jobs-all"

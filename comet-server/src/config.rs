@@ -59,6 +59,97 @@ pub struct ServerConfig {
     pub web: WebConfig,
     /// Live connections, abandoned and missed jobs.
     pub jobs: JobsConfig,
+    /// E-mail reports.
+    pub smtp: SmtpConfig,
+}
+
+/// How the server sends e-mail reports (`[smtp]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SmtpConfig {
+    /// Send e-mail at all.
+    pub enabled: bool,
+    /// The SMTP server.
+    pub host: String,
+    /// Its port.
+    pub port: u16,
+    /// `plain`, `starttls` or `tls`.
+    pub security: SmtpSecurity,
+    /// Login, if the server wants one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Password of that login.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// The sender, `Name <address>` or an address.
+    pub from: String,
+    /// Who gets the administrators' daily summary (none: no summary).
+    pub admin_recipients: Vec<String>,
+    /// The hour of the day (UTC) the administrators' summary is sent.
+    pub admin_summary_hour: u32,
+    /// How long one delivery may take, in seconds.
+    pub timeout_seconds: u32,
+}
+
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// No encryption (a relay on this machine or network).
+    Plain,
+    /// Plain connection upgraded with STARTTLS (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the start (port 465).
+    Tls,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            host: "localhost".into(),
+            port: 587,
+            security: SmtpSecurity::Starttls,
+            username: None,
+            password: None,
+            from: "Comet Backup <comet@localhost>".into(),
+            admin_recipients: Vec::new(),
+            admin_summary_hour: 7,
+            timeout_seconds: 30,
+        }
+    }
+}
+
+impl SmtpConfig {
+    fn problem(&self) -> Option<(Place, String)> {
+        if !self.enabled {
+            return None;
+        }
+        if self.host.trim().is_empty() {
+            return Some((Place::table("smtp", "host"), "smtp host must not be empty".into()));
+        }
+        if self.port == 0 {
+            return Some((Place::table("smtp", "port"), "smtp port must not be 0".into()));
+        }
+        if self.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Some((Place::table("smtp", "from"), format!("{:?} is not a mailbox", self.from)));
+        }
+        if let Some(bad) = self.admin_recipients.iter().find(|r| r.parse::<lettre::message::Mailbox>().is_err()) {
+            return Some((Place::table("smtp", "admin_recipients"), format!("{bad:?} is not an address")));
+        }
+        if self.admin_summary_hour > 23 {
+            return Some((Place::table("smtp", "admin_summary_hour"), "admin_summary_hour is 0 to 23".into()));
+        }
+        if !(1..=600).contains(&self.timeout_seconds) {
+            return Some((Place::table("smtp", "timeout_seconds"), "timeout_seconds is 1 to 600".into()));
+        }
+        if self.username.is_some() != self.password.is_some() {
+            return Some((Place::table("smtp", "username"), "give both username and password, or neither".into()));
+        }
+        None
+    }
 }
 
 /// Live connections and the jobs the server watches over (`[jobs]`).
@@ -123,6 +214,7 @@ impl Default for ServerConfig {
             logging: LoggingConfig::default(),
             web: WebConfig::default(),
             jobs: JobsConfig::default(),
+            smtp: SmtpConfig::default(),
         }
     }
 }
@@ -471,6 +563,23 @@ abandon_after_seconds = 600
 missed_after_seconds = 900
 # How often the server looks for abandoned and missed jobs, in seconds.
 check_interval_seconds = 60
+
+[smtp]
+# E-mail reports (each user's report rules are in their profile, EmailReports). Off until an
+# SMTP server is set up here.
+enabled = false
+host = "localhost"
+port = 587
+# "plain" (no encryption: a relay on this machine), "starttls" (port 587) or "tls" (port 465).
+security = "starttls"
+# username = "comet@example.com"
+# password = "..."
+from = "Comet Backup <comet@localhost>"
+# Addresses that get the administrators' daily summary of every job, at this hour (UTC).
+admin_recipients = []
+admin_summary_hour = 7
+# How long one delivery may take, in seconds.
+timeout_seconds = 30
 "#;
 
 impl ServerConfig {
@@ -547,6 +656,9 @@ impl ServerConfig {
             return Some((Place::table("logging", "directory"), "log directory must not be empty".to_owned()));
         }
         if let Some(problem) = self.jobs.problem() {
+            return Some(problem);
+        }
+        if let Some(problem) = self.smtp.problem() {
             return Some(problem);
         }
         None

@@ -18,6 +18,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod live;
 pub mod server;
 pub mod storage;

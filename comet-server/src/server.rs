@@ -42,6 +42,9 @@ pub enum ServerError {
     /// The TLS certificate or key could not be loaded.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The SMTP settings are unusable.
+    #[error("e-mail: {0}")]
+    Smtp(String),
 }
 
 /// Command-line choices that affect running.
@@ -90,6 +93,7 @@ pub async fn run(options: RunOptions, config: ServerConfig) -> Result<(), Server
         config: config.clone(),
         started: now_secs(),
         live: crate::live::Live::default(),
+        mailer: crate::email::Mailer::from_config(&config.smtp).map_err(ServerError::Smtp)?.map(Arc::new),
     });
     let mut app = router(state.clone());
     if options.log_accesses || config.logging.log_accesses {
@@ -144,6 +148,13 @@ pub async fn run(options: RunOptions, config: ServerConfig) -> Result<(), Server
             loop {
                 tokio::time::sleep(every).await;
                 crate::watch::check(&state).await;
+                if let Some(mailer) = &state.mailer
+                    && let Err(e) =
+                        crate::email::send_due_summaries(&state.db, mailer, &state.config.organization_id, now_secs())
+                            .await
+                {
+                    tracing::warn!("daily summaries: {e}");
+                }
                 state.limiter.tidy();
                 if let Err(e) = state.db.expire_sessions(now_secs()).await {
                     tracing::warn!("expiring sessions: {e}");

@@ -33,20 +33,20 @@ pub async fn abandon_stale(state: &AppState, now: i64) -> DbResult<Vec<JobRecord
 }
 
 /// Records a Missed job for every scheduled run, judged since the last check, that no job
-/// started; returns how many.
-pub async fn record_missed(state: &AppState, now: i64) -> DbResult<usize> {
+/// started; returns their ids.
+pub async fn record_missed(state: &AppState, now: i64) -> DbResult<Vec<String>> {
     let org = state.config.organization_id.as_str();
     let grace = i64::from(state.config.jobs.missed_after_seconds);
     let to = now - grace;
     let Some(from) = state.db.missed_checked_until(org).await? else {
         // First start: nothing before now is judged.
         state.db.set_missed_checked_until(org, to).await?;
-        return Ok(0);
+        return Ok(Vec::new());
     };
     if to <= from {
-        return Ok(0);
+        return Ok(Vec::new());
     }
-    let mut missed = 0;
+    let mut missed = Vec::new();
     for profile in state.db.list_profiles(org).await? {
         for (rule_id, rule) in &profile.backup_rules {
             let Some(source) = profile.sources.get(&rule.source) else { continue };
@@ -86,13 +86,14 @@ pub async fn record_missed(state: &AppState, now: i64) -> DbResult<usize> {
                         backup_rule_id: rule_id,
                         time,
                     };
-                    state.db.record_missed(&run, &random_hex(16)).await?;
+                    let id = random_hex(16);
+                    state.db.record_missed(&run, &id).await?;
                     tracing::warn!(
                         "missed: schedule {rule_id} of user {} (device {}) at {time}",
                         profile.username,
                         source.owner_device
                     );
-                    missed += 1;
+                    missed.push(id);
                 }
             }
         }
@@ -101,13 +102,22 @@ pub async fn record_missed(state: &AppState, now: i64) -> DbResult<usize> {
     Ok(missed)
 }
 
-/// One round of checks.
+/// One round of checks; the jobs it ended are reported by e-mail.
 pub async fn check(state: &AppState) {
     let now = now_secs();
-    if let Err(e) = abandon_stale(state, now).await {
-        tracing::warn!("looking for abandoned jobs: {e}");
+    let mut ended = Vec::new();
+    match abandon_stale(state, now).await {
+        Ok(jobs) => ended.extend(jobs.into_iter().map(|j| j.id)),
+        Err(e) => tracing::warn!("looking for abandoned jobs: {e}"),
     }
-    if let Err(e) = record_missed(state, now).await {
-        tracing::warn!("looking for missed jobs: {e}");
+    match record_missed(state, now).await {
+        Ok(ids) => ended.extend(ids),
+        Err(e) => tracing::warn!("looking for missed jobs: {e}"),
+    }
+    if let Some(mailer) = &state.mailer {
+        for id in ended {
+            let org = state.config.organization_id.clone();
+            tokio::spawn(crate::email::job_finished(state.db.clone(), mailer.clone(), org, id));
+        }
     }
 }

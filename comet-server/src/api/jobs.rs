@@ -173,7 +173,7 @@ fn detail(job: &JobRecord) -> BackupJobDetail {
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC of a time in seconds since the epoch (proleptic Gregorian
 /// calendar, any `i64`).
-fn utc_text(secs: i64) -> String {
+pub(crate) fn utc_text(secs: i64) -> String {
     let (days, of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", of_day / 3600, of_day % 3600 / 60, of_day % 60)

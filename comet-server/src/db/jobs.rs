@@ -717,3 +717,20 @@ impl Db {
         Ok(())
     }
 }
+
+impl Db {
+    /// Claims the daily summary `(username, rule_index)` of `day`: true the first time only.
+    pub async fn claim_summary(&self, org: &str, username: &str, rule_index: i64, day: i64) -> DbResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO email_summaries (organization_id, username, rule_index, day) VALUES (?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(org)
+        .bind(username)
+        .bind(rule_index)
+        .bind(day)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
