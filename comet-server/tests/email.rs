@@ -130,7 +130,8 @@ fn a_failed_job_sends_one_mail_and_a_success_with_errors_only_sends_none() {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     let smtp = format!(
-        "[smtp]\nenabled = true\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\nfrom = \"Comet <comet@example.test>\"\n",
+        "[smtp]\nenabled = true\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\nfrom = \"Comet <comet@example.test>\"\n\
+         admin_recipients = [\"boss@example.test\"]\nadmin_summary_hour = 0\n\n[jobs]\ncheck_interval_seconds = 1\n",
         sink.port
     );
     std::fs::write(
@@ -154,7 +155,10 @@ fn a_failed_job_sends_one_mail_and_a_success_with_errors_only_sends_none() {
     let (_, current) = server.admin("get-user-profile-and-hash", &[("TargetUser", "ella")]);
     let mut profile = current["Profile"].clone();
     profile["Emails"] = json!(["ella@example.test"]);
-    profile["EmailReports"] = json!([{ "ReportType": 0, "Statuses": [7002] }]);
+    profile["EmailReports"] = json!([
+        { "ReportType": 0, "Statuses": [7002] },
+        { "ReportType": 1, "SummaryHour": 0, "Recipients": ["ella-summary@example.test"] },
+    ]);
     profile["Sources"] = json!({ "item1": { "Description": "Documents", "OwnerDevice": "laptop-1" } });
     profile["Destinations"] = json!({ "vault1": { "Description": "Office vault", "DestinationType": 1003 } });
     let hash = current["ProfileHash"].as_str().unwrap().to_owned();
@@ -170,10 +174,19 @@ fn a_failed_job_sends_one_mail_and_a_success_with_errors_only_sends_none() {
         job(&device, 5000, &[(Severity::Info, "all fine")]).await;
         job(&device, 7002, &[(Severity::Info, "started"), (Severity::Error, "the vault is full: 0 bytes left")]).await;
     });
-    sink.wait_for(2);
-    // Give a stray mail for the success a moment to show up.
-    std::thread::sleep(Duration::from_secs(1));
-    let mails: Vec<String> = sink.mails().iter().skip(1).map(|m| unfold(m)).collect();
+    // The test mail, the report, ella's summary and the administrators' summary.
+    sink.wait_for(4);
+    // Give a stray mail (for the success, or a second summary) a moment to show up.
+    std::thread::sleep(Duration::from_secs(2));
+    let all: Vec<String> = sink.mails().iter().map(|m| unfold(m)).collect();
+    let to = |address: &str| -> Vec<&String> { all.iter().filter(|m| m.contains(&format!("To: {address}"))).collect() };
+    let summaries = to("ella-summary@example.test");
+    assert_eq!(summaries.len(), 1, "one summary a day: {summaries:?}");
+    assert!(summaries[0].contains("Subject: [Comet] Daily summary for ella"), "{}", summaries[0]);
+    let boss = to("boss@example.test");
+    assert_eq!(boss.len(), 1, "{boss:?}");
+    assert!(boss[0].contains("Subject: [Comet] Daily summary of all devices"), "{}", boss[0]);
+    let mails: Vec<&String> = to("ella@example.test");
     assert_eq!(mails.len(), 1, "exactly one report, for the failed job: {mails:?}");
     let mail = &mails[0];
     assert!(mail.contains("Subject: [Comet] Error: backup of \"Documents\" on laptop-1 (ella)"), "{mail}");

@@ -107,7 +107,23 @@ fn an_online_device_obeys_the_dispatcher_and_goes_offline_when_killed() {
     assert_eq!(status(&job), 5000, "{job}\n{}", daemon.log());
     assert_eq!(read_tree(&target_dir.join(work.strip_prefix("/").unwrap())), read_tree(&work));
 
+    // The profile can be pushed, and a dropped connection comes back by itself.
+    dispatch(&server, "refetch-profile", &target, &[]);
+    dispatch(&server, "drop-connection", &target, &[]);
+    let started = Instant::now();
+    let again = loop {
+        let online = server.online();
+        if let Some((id, _)) = online.iter().find(|(id, c)| **id != target && c["DeviceID"] == device.id().as_str()) {
+            break id.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no reconnection after a drop:\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!server.online().contains_key(&target), "the dropped connection is gone");
+    assert!(daemon.log().contains("dropped by admin"), "{}", daemon.log());
+
     daemon.kill();
+    let _ = again;
     let started = Instant::now();
     while server.online().values().any(|c| c["DeviceID"] == device.id().as_str()) {
         assert!(started.elapsed() < Duration::from_secs(20), "the killed device still shows online");
@@ -315,4 +331,42 @@ fn a_device_connected_twice_is_reported_and_users_reach_only_their_devices() {
     }
     let (status_code, _) = as_vic("apply-retention-rules", &[("TargetID", "1"), ("Destination", "vault1")]);
     assert_eq!(status_code, 404, "retention passes are for administrators");
+}
+
+#[test]
+fn a_schedule_missed_while_the_daemon_was_stopped_runs_at_its_start_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(&dir.path().join("server"), FAST_JOBS);
+    let device = setup(&server, "walt", 0);
+    server.edit_profile("walt", |p| {
+        p["BackupRules"] = json!({
+            "daily": { "Source": "docs", "Destination": "vault1", "RunIfMissed": true,
+                       "Schedules": [ { "Frequency": { "Type": "Periodic", "EverySecs": 86_400, "OffsetSecs": 0 } } ] },
+            "daily-no-catch-up": { "Source": "docs", "Destination": "vault2",
+                       "Schedules": [ { "Frequency": { "Type": "Periodic", "EverySecs": 86_400, "OffsetSecs": 0 } } ] },
+        });
+    });
+    // The daemon last ran both two days ago: midnight UTC passed meanwhile.
+    std::fs::create_dir_all(device.home()).unwrap();
+    let two_days_ago = now() - 2 * 86_400;
+    std::fs::write(
+        device.home().join("schedule-state.json"),
+        json!({ "daily": two_days_ago, "daily-no-catch-up": two_days_ago }).to_string(),
+    )
+    .unwrap();
+    let daemon = device.daemon();
+    let started = Instant::now();
+    let job = loop {
+        if let Some(job) = server.jobs("walt").into_iter().find(|j| j["BackupRuleGUID"] == "daily") {
+            break job;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "the missed run did not start:\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let job = server.wait_job("walt", job["GUID"].as_str().unwrap(), Duration::from_secs(60), |j| status(j) != 6001);
+    assert_eq!(status(&job), 5000, "{job}");
+    assert!(
+        server.jobs("walt").iter().all(|j| j["BackupRuleGUID"] != "daily-no-catch-up"),
+        "a schedule without RunIfMissed waits for its next time"
+    );
 }
