@@ -1083,6 +1083,40 @@ mod tests {
     }
 
     #[test]
+    fn smtp_settings_are_checked_at_their_line() {
+        let text = "[smtp]\nenabled = true\nhost = \"mail.example.com\"\nport = 465\nsecurity = \"tls\"\n\
+                    username = \"comet\"\npassword = \"hunter2\"\nfrom = \"Comet <comet@example.com>\"\n\
+                    admin_recipients = [\"ops@example.com\"]\nadmin_summary_hour = 6\ntimeout_seconds = 10\n";
+        let config = parse(text).unwrap();
+        assert!(config.smtp.enabled);
+        assert_eq!((config.smtp.port, config.smtp.security), (465, SmtpSecurity::Tls));
+        assert_eq!(config.smtp.password.as_ref().map(Secret::expose), Some("hunter2"));
+        assert_eq!(config.smtp.admin_recipients, ["ops@example.com"]);
+        assert!(!format!("{config:?}").contains("hunter2"), "the password shows in Debug");
+        let cases = [
+            ("host = \"mail.example.com\"", "host = \" \"", 3, "host"),
+            ("port = 465", "port = 0", 4, "port"),
+            ("port = 465", "port = 65536", 4, "65536"),
+            ("security = \"tls\"", "security = \"ssl\"", 5, "ssl"),
+            ("password = \"hunter2\"\n", "", 6, "username and password"),
+            ("from = \"Comet <comet@example.com>\"", "from = \"Comet\"", 8, "mailbox"),
+            ("[\"ops@example.com\"]", "[\"ops@example.com\", \"ops\"]", 9, "\"ops\""),
+            ("admin_summary_hour = 6", "admin_summary_hour = 24", 10, "admin_summary_hour"),
+            ("timeout_seconds = 10", "timeout_seconds = 0", 11, "timeout_seconds"),
+            ("timeout_seconds = 10", "timeout = 10", 11, "timeout"),
+        ];
+        for (from, to, line, word) in cases {
+            let (found, _, message) = invalid(&text.replace(from, to));
+            assert_eq!(found, line, "{to}: {message}");
+            assert!(message.contains(word), "{to}: {message}");
+        }
+        // Off, the settings are not checked (they may be filled in later); their types still are.
+        let config = parse("[smtp]\nhost = \"\"\nfrom = \"?\"\n").unwrap();
+        assert!(!config.smtp.enabled);
+        assert_eq!(invalid("[smtp]\nsecurity = \"none\"\n").0, 2);
+    }
+
+    #[test]
     fn bad_log_level_is_refused_at_its_line() {
         let (line, column, message) = invalid("[logging]\ndirectory = \"l\"\nlevel = \"verbose\"\n");
         assert_eq!((line, column), (3, 9), "{message}");

@@ -91,11 +91,17 @@ impl Mailer {
         let message = message
             .multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone()))
             .map_err(|e| e.to_string())?;
-        self.transport
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("{}:{}: {e}", self.config.host, self.config.port))
+        // lettre's timeout bounds each read and write; this bounds the whole delivery, so a
+        // server that answers slowly, line by line, cannot hold a task for long either.
+        let limit = Duration::from_secs(u64::from(self.config.timeout_seconds));
+        match tokio::time::timeout(limit, self.transport.send(message)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("{}:{}: {e}", self.config.host, self.config.port)),
+            Err(_) => Err(format!(
+                "{}:{}: no delivery within {} s",
+                self.config.host, self.config.port, self.config.timeout_seconds
+            )),
+        }
     }
 
     /// Who gets the administrators' summary.
@@ -118,6 +124,18 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// `text` on one line: control characters (line breaks in a description) become spaces.
+fn one_line(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+/// `2 min 5 s`, `3 h 0 min 12 s`.
+fn human_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (hours, minutes, seconds) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    if hours > 0 { format!("{hours} h {minutes} min {seconds} s") } else { format!("{minutes} min {seconds} s") }
 }
 
 /// `1.5 GiB`.
@@ -164,8 +182,7 @@ pub fn job_mail(job: &JobRecord, profile: Option<&UserProfile>, lines: &[(String
     let (device, item, vault) = names(profile, job);
     let status = status_name(job.status);
     let what = classification_name(job.classification);
-    let subject = format!("[Comet] {status}: {what} of \"{item}\" on {device} ({})", job.username);
-    let duration = (job.end_time - job.start_time).max(0);
+    let subject = one_line(&format!("[Comet] {status}: {what} of \"{item}\" on {device} ({})", job.username));
     let facts = [
         ("User", job.username.clone()),
         ("Device", device),
@@ -174,7 +191,7 @@ pub fn job_mail(job: &JobRecord, profile: Option<&UserProfile>, lines: &[(String
         ("Status", format!("{status} ({})", job.status)),
         ("Started", crate::api::utc_time(job.start_time)),
         ("Ended", crate::api::utc_time(job.end_time)),
-        ("Duration", format!("{} min {} s", duration / 60, duration % 60)),
+        ("Duration", human_duration(job.end_time - job.start_time)),
         ("Files", job.totals.files.to_string()),
         ("Size", human_bytes(job.totals.size)),
         ("Uploaded", human_bytes(job.totals.upload_size)),
@@ -210,7 +227,8 @@ pub fn job_mail(job: &JobRecord, profile: Option<&UserProfile>, lines: &[(String
     Mail { subject, text, html }
 }
 
-/// Sends the mails a finished job calls for, by its user's report rules.
+/// Sends the mails a finished job calls for, by its user's report rules. Meant to be spawned
+/// (`tokio::spawn`) when a job ends: it logs its failures and returns nothing.
 pub async fn job_finished(db: Db, mailer: Arc<Mailer>, organization_id: String, job_id: String) {
     if let Err(e) = send_job_mails(&db, &mailer, &organization_id, &job_id).await {
         tracing::warn!("e-mail report of job {job_id}: {e}");
@@ -245,11 +263,15 @@ async fn send_job_mails(db: &Db, mailer: &Mailer, org: &str, job_id: &str) -> Re
         .map(|row| (row.severity, row.message))
         .collect();
     let mail = job_mail(&job, Some(&profile), &lines);
+    // One failed delivery does not keep the other recipients from theirs.
+    let mut failures = Vec::new();
     for to in recipient_sets {
-        mailer.send(&to, &mail).await?;
-        tracing::info!("e-mailed the report of job {job_id} to {}", to.join(", "));
+        match mailer.send(&to, &mail).await {
+            Ok(()) => tracing::info!("e-mailed the report of job {job_id} to {}", to.join(", ")),
+            Err(e) => failures.push(format!("to {}: {e}", to.join(", "))),
+        }
     }
-    Ok(())
+    if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
 }
 
 /// A summary of `jobs` (the last 24 hours).
@@ -260,7 +282,7 @@ pub fn summary_mail(title: &str, jobs: &[JobRecord], profiles: &[UserProfile]) -
     }
     let totals: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     let overview = if jobs.is_empty() { "no jobs".to_owned() } else { totals.join(", ") };
-    let subject = format!("[Comet] {title}: {overview}");
+    let subject = one_line(&format!("[Comet] {title}: {overview}"));
     let mut text = format!("{title}, the last 24 hours: {overview}.\n\n");
     let mut html = format!(
         "<html><body><p>{}, the last 24 hours: {}.</p><table><tr><th>Started</th><th>User</th><th>Device</th>\
@@ -302,11 +324,15 @@ pub async fn send_due_summaries(db: &Db, mailer: &Mailer, org: &str, now: i64) -
             if rule.report_type != EMAIL_REPORT_SUMMARY || rule.summary_hour > hour {
                 continue;
             }
+            let to = if rule.recipients.is_empty() { profile.emails.clone() } else { rule.recipients.clone() };
+            if to.is_empty() {
+                // Nobody to send it to (no address in the profile): nothing to claim either.
+                continue;
+            }
             let index = i64::try_from(index).unwrap_or(i64::MAX);
             if !db.claim_summary(org, &profile.username, index, day).await? {
                 continue;
             }
-            let to = if rule.recipients.is_empty() { profile.emails.clone() } else { rule.recipients.clone() };
             let jobs: Vec<JobRecord> = recent.iter().filter(|j| j.username == profile.username).cloned().collect();
             let mail = summary_mail(&format!("Daily summary for {}", profile.username), &jobs, &profiles);
             if let Err(e) = mailer.send(&to, &mail).await {
@@ -379,5 +405,61 @@ mod tests {
         assert!(mail.text.contains("E disk <script>alert(1)</script> full") && !mail.text.contains("started"));
         assert!(mail.text.contains("Duration: 2 min 5 s"));
         assert!(!mail.html.contains("<script>") && mail.html.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn a_job_mail_quotes_at_most_50_warning_and_error_lines() {
+        let job = JobRecord { status: 7001, classification: 4002, end_time: 3 * 3600 + 12, ..JobRecord::default() };
+        let mut lines = vec![("D".to_owned(), "debug".to_owned()), ("I".to_owned(), "info".to_owned())];
+        lines.extend((0..60).map(|n| (if n % 2 == 0 { "W" } else { "E" }.to_owned(), format!("line {n}"))));
+        let mail = job_mail(&job, None, &lines);
+        assert!(mail.text.contains("W line 0\n") && mail.text.contains("E line 49\n"), "{}", mail.text);
+        assert!(!mail.text.contains("line 50") && !mail.text.contains("debug") && !mail.text.contains("info"));
+        assert!(mail.text.contains("… and 10 more") && mail.html.contains("… and 10 more"));
+        assert!(mail.text.contains("Duration: 3 h 0 min 12 s"), "{}", mail.text);
+        // No profile: ids stand in for the names.
+        assert_eq!(mail.subject, "[Comet] Warning: restore of \"\" on  ()");
+    }
+
+    #[test]
+    fn a_subject_stays_on_one_line() {
+        let job = JobRecord {
+            status: 7002,
+            username: "bob".into(),
+            source_id: "a\r\nBcc: x@y".into(),
+            ..JobRecord::default()
+        };
+        let mail = job_mail(&job, None, &[]);
+        assert_eq!(mail.subject, "[Comet] Error: job of \"a  Bcc: x@y\" on  (bob)");
+        assert!(!mail.text.contains("Warnings and errors"));
+    }
+
+    #[test]
+    fn a_summary_counts_statuses_and_escapes_names() {
+        let job = |status, username: &str| JobRecord {
+            status,
+            username: username.into(),
+            device_id: "<b>dev</b>".into(),
+            totals: JobTotals { size: 1536, ..JobTotals::default() },
+            ..JobRecord::default()
+        };
+        let jobs = [job(5000, "alice"), job(7002, "alice"), job(5000, "bob")];
+        let mail = summary_mail("Daily summary of all devices", &jobs, &[]);
+        assert_eq!(mail.subject, "[Comet] Daily summary of all devices: 1 Error, 2 Success");
+        assert_eq!(mail.text.lines().filter(|l| l.contains("1.5 KiB")).count(), 3, "{}", mail.text);
+        assert!(mail.html.contains("&lt;b&gt;dev&lt;/b&gt;") && !mail.html.contains("<b>dev"));
+        assert_eq!(
+            summary_mail("Daily summary for carol", &[], &[]).subject,
+            "[Comet] Daily summary for carol: no jobs"
+        );
+    }
+
+    #[test]
+    fn sizes_in_human_units() {
+        assert_eq!(human_bytes(0), "0 bytes");
+        assert_eq!(human_bytes(1023), "1023 bytes");
+        assert_eq!(human_bytes(1024), "1.0 KiB");
+        assert_eq!(human_bytes(5 << 30), "5.0 GiB");
+        assert_eq!(human_bytes(u64::MAX), "16777216.0 TiB");
     }
 }

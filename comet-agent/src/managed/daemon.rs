@@ -143,8 +143,15 @@ async fn shutdown_signal() {
 }
 
 impl Daemon {
-    /// Starts a backup of `item_id`; its job id (a Skipped job if the item is busy).
-    async fn start_backup(self: &Arc<Self>, item_id: &str, destination: Option<&str>, rule_id: &str) -> Result<String> {
+    /// Starts a backup of `item_id`; its job id (a Skipped job if the item is busy). With
+    /// `then_retention`, a successful backup is followed by a retention pass of its vault.
+    async fn start_backup(
+        self: &Arc<Self>,
+        item_id: &str,
+        destination: Option<&str>,
+        rule_id: &str,
+        then_retention: bool,
+    ) -> Result<String> {
         let reserved = {
             let mut busy = lock(&self.busy_items);
             if busy.contains_key(item_id) {
@@ -174,11 +181,18 @@ impl Daemon {
         let daemon = self.clone();
         let id = job_id.clone();
         self.tasks.lock().await.spawn(async move {
+            let destination_id = prepared.destination_id.clone();
             match run::run_backup(&daemon.env, prepared, BackupOptions::default()).await {
                 Ok(Ended::Done(backup)) => {
                     eprintln!("job {id}: snapshot {} saved", backup.id.short());
                     for warning in &backup.warnings {
                         eprintln!("job {id}: warning: {warning}");
+                    }
+                    if then_retention {
+                        match daemon.start_retention(&destination_id).await {
+                            Ok(pass) => eprintln!("job {id}: retention pass {pass} follows"),
+                            Err(e) => eprintln!("job {id}: the retention pass did not start: {}", display_chain(&e)),
+                        }
                     }
                 }
                 Ok(Ended::Cancelled) => eprintln!("job {id}: cancelled"),
@@ -243,7 +257,7 @@ impl Daemon {
         let text = |e: Error| display_chain(&e);
         match command {
             Command::RunBackup { source_id, destination_id } => {
-                let job_id = self.start_backup(&source_id, Some(&destination_id), "").await.map_err(text)?;
+                let job_id = self.start_backup(&source_id, Some(&destination_id), "", false).await.map_err(text)?;
                 Ok(CommandResult::Started { job_id })
             }
             Command::RunRestore { source_id, destination_id, snapshot, target, paths } => {
@@ -472,7 +486,8 @@ impl Daemon {
                 let Some(rule) = profile.backup_rules.get(&rule_id) else { continue };
                 state.insert(rule_id.clone(), now);
                 self.save_schedule_state(&state);
-                match self.start_backup(&rule.source, Some(&rule.destination), &rule_id).await {
+                let then_retention = rule.retention_after_backup;
+                match self.start_backup(&rule.source, Some(&rule.destination), &rule_id, then_retention).await {
                     Ok(job) => eprintln!("schedule {rule_id}: job {job}"),
                     Err(e) => eprintln!("schedule {rule_id}: {}", display_chain(&e)),
                 }

@@ -49,7 +49,8 @@ pub(crate) struct Prepared {
     /// Protected item id.
     pub(crate) item_id: String,
     item: SourceConfig,
-    destination_id: String,
+    /// Storage vault id.
+    pub(crate) destination_id: String,
 }
 
 impl std::fmt::Debug for Prepared {

@@ -261,6 +261,28 @@ fn a_retention_pass_deletes_in_an_append_only_bucket_only_while_it_runs() {
     assert!(log.iter().any(|m| m.starts_with("Removed 1 snapshots, kept 1")), "{log:?}");
     assert_eq!(listed(&server), [snapshots[1].clone()], "the newest snapshot is kept");
 
+    // A schedule that asks for it runs a pass after its backup.
+    let at = now() + 2;
+    server.edit_profile("tina", |p| {
+        p["BackupRules"] = json!({ "nightly": {
+            "Source": "docs", "Destination": "vault1", "RetentionAfterBackup": true,
+            "Schedules": [ { "Frequency": { "Type": "Once", "At": at } } ],
+        }});
+    });
+    let started = Instant::now();
+    loop {
+        let passes: Vec<Value> =
+            server.jobs("tina").into_iter().filter(|j| j["Classification"] == 4003 && status(j) != 6001).collect();
+        if passes.len() == 2 {
+            assert!(passes.iter().all(|j| status(j) == 5000), "{passes:?}\n{}", daemon.log());
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no pass after the scheduled backup:\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let scheduled = server.jobs("tina").into_iter().find(|j| j["BackupRuleGUID"] == "nightly").unwrap();
+    assert_eq!(listed(&server), [scheduled["SnapshotID"].as_str().unwrap().to_owned()], "only the newest is kept");
+
     // The grant ended with the job: the bucket refuses deletes again.
     let secrets = comet_protocol::account::AccountSecrets::derive("tina", PASSWORD.as_bytes());
     let vault = server.profile("tina")["Destinations"]["vault1"].clone();
