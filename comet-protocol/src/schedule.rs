@@ -12,8 +12,13 @@
 //!   occurrence;
 //! - [`Frequency::Hourly`] fires every real hour whose local minute and second match: 23 times
 //!   on a spring-forward day, 25 times on a fall-back day;
-//! - [`Frequency::Periodic`] counts real elapsed time and ignores local time entirely.
+//! - [`Frequency::Periodic`] counts real elapsed time and ignores local time entirely;
+//! - a [`TimeWindow`] is judged on the local time of day at which a run fires (a 02:30 moved to
+//!   03:30 by the gap is judged at 03:30).
 
+use jiff::Timestamp;
+use jiff::civil::{Date, DateTime};
+use jiff::tz::{AmbiguousOffset, TimeZone};
 use serde::{Deserialize, Serialize};
 
 /// A schedule of a backup rule (`BackupRuleConfig.Schedules`).
@@ -173,113 +178,122 @@ impl TimeWindow {
     }
 }
 
-fn zone(name: &str) -> Result<jiff::tz::TimeZone, ScheduleError> {
+/// The zone of an IANA name from the bundled database; the empty name is UTC.
+fn zone(name: &str) -> Result<TimeZone, ScheduleError> {
     if name.is_empty() {
-        return Ok(jiff::tz::TimeZone::UTC);
+        return Ok(TimeZone::UTC);
     }
-    jiff::tz::TimeZone::get(name).map_err(|_| ScheduleError::TimeZone(name.to_owned()))
+    TimeZone::get(name).map_err(|_| ScheduleError::TimeZone(name.to_owned()))
 }
 
-fn second_of_day(dt: jiff::civil::DateTime) -> u32 {
-    (i32::from(dt.hour()) * 3600 + i32::from(dt.minute()) * 60 + i32::from(dt.second())) as u32
+/// The local date and time of a Unix time (`None` outside jiff's years -9999..=9999).
+fn local(tz: &TimeZone, t: i64) -> Option<DateTime> {
+    Timestamp::from_second(t).ok().map(|ts| tz.to_datetime(ts))
 }
 
-fn local(tz: &jiff::tz::TimeZone, t: i64) -> Option<jiff::civil::DateTime> {
-    jiff::Timestamp::from_second(t).ok().map(|ts| tz.to_datetime(ts))
+fn second_of_day(dt: DateTime) -> u32 {
+    u32::from(dt.hour().unsigned_abs()) * 3600
+        + u32::from(dt.minute().unsigned_abs()) * 60
+        + u32::from(dt.second().unsigned_abs())
 }
 
-/// The instant of local `date` at `second_of_day` (compatible resolution).
-fn instant(tz: &jiff::tz::TimeZone, date: jiff::civil::Date, second_of_day: u32) -> Option<i64> {
-    let (h, m, s) = (second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60);
-    let dt = date.at(h as i8, m as i8, s as i8, 0);
-    tz.to_zoned(dt).ok().map(|z| z.timestamp().as_second())
+/// The instants at which a local-time frequency (Hourly, Daily, Weekly, Monthly) fires on one
+/// local `date`, in no particular order. Times of day resolve compatibly (one instant each; a
+/// skipped time late by the length of the gap); Hourly takes every instant whose clock shows its
+/// minute and second: none in a gap, both in a fold.
+fn runs_on(frequency: &Frequency, tz: &TimeZone, date: Date) -> Vec<i64> {
+    let at = |second: u32| date.at((second / 3600) as i8, (second / 60 % 60) as i8, (second % 60) as i8, 0);
+    let compatible = |second: u32| tz.to_timestamp(at(second)).ok().map(Timestamp::as_second);
+    match frequency {
+        Frequency::Hourly { seconds_past } => (0..24)
+            .map(|hour| at(hour * 3600 + seconds_past))
+            .flat_map(|dt| {
+                let offsets = match tz.to_ambiguous_timestamp(dt).offset() {
+                    AmbiguousOffset::Unambiguous { offset } => vec![offset],
+                    AmbiguousOffset::Gap { .. } => vec![],
+                    AmbiguousOffset::Fold { before, after } => vec![before, after],
+                };
+                offsets.into_iter().filter_map(move |offset| offset.to_timestamp(dt).ok())
+            })
+            .map(Timestamp::as_second)
+            .collect(),
+        Frequency::Daily { times } => times.iter().filter_map(|t| compatible(*t)).collect(),
+        Frequency::Weekly { days, seconds_past } if days.contains(&(date.weekday().to_sunday_zero_offset() as u8)) => {
+            compatible(*seconds_past).into_iter().collect()
+        }
+        Frequency::Monthly { day, seconds_past } if date.day() == *day as i8 => {
+            compatible(*seconds_past).into_iter().collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
-/// When `schedule` fires next, strictly after `after` (Unix seconds), in `time_zone` (IANA name;
-/// empty: UTC); `None` if it never fires again.
-pub fn next_run(schedule: &ScheduleConfig, time_zone: &str, after: i64) -> Result<Option<i64>, ScheduleError> {
-    schedule.validate()?;
-    let tz = zone(time_zone)?;
+/// [`next_run`] of a valid schedule in a known zone.
+fn next_in(schedule: &ScheduleConfig, tz: &TimeZone, after: i64) -> Option<i64> {
     let in_window =
-        |t: i64| schedule.window.is_none_or(|w| local(&tz, t).is_some_and(|dt| w.contains(second_of_day(dt))));
-    let found = match &schedule.frequency {
-        Frequency::Once { at } => (*at > after && in_window(*at)).then_some(*at),
+        |t: i64| schedule.window.is_none_or(|w| local(tz, t).is_some_and(|dt| w.contains(second_of_day(dt))));
+    if let Frequency::Once { at } = schedule.frequency {
+        return (at > after && in_window(at)).then_some(at);
+    }
+    // The other frequencies fire within jiff's years -9999..=9999, which keeps the sums small.
+    if after >= Timestamp::MAX.as_second() {
+        return None;
+    }
+    let after = after.max(Timestamp::MIN.as_second());
+    match &schedule.frequency {
         Frequency::Periodic { every_secs, offset_secs } => {
             let (every, offset) = (i64::from(*every_secs), i64::from(*offset_secs));
-            let first = after + 1 + (offset - (after + 1)).rem_euclid(every);
-            let steps = i64::from(SEARCH_DAYS) * i64::from(DAY) / every + 1;
-            (0..steps).map(|i| first + i * every).find(|t| in_window(*t))
+            let first = after + 1 + (offset - after - 1).rem_euclid(every);
+            let tries = i64::from(SEARCH_DAYS) * i64::from(DAY) / every;
+            (0..=tries).map(|i| first + i * every).find(|t| in_window(*t))
         }
-        Frequency::Hourly { seconds_past } => {
-            let mut t = after + 1;
-            let limit = after + i64::from(SEARCH_DAYS) * i64::from(DAY);
-            loop {
-                if t > limit {
-                    break None;
+        local_frequency => {
+            // Start a day early and, once a run is found, look one day further: a skipped time
+            // fires late, and where the clocks skip over midnight that can be after the next
+            // day's first run.
+            let mut date = local(tz, after)?.date().yesterday().ok()?;
+            let mut found: Option<i64> = None;
+            for _ in 0..SEARCH_DAYS {
+                let day = runs_on(local_frequency, tz, date).into_iter().filter(|t| *t > after && in_window(*t)).min();
+                if let Some(t) = found {
+                    return Some(day.map_or(t, |d| d.min(t)));
                 }
-                let Some(dt) = local(&tz, t) else { break None };
-                let past = second_of_day(dt) % 3600;
-                if past == *seconds_past {
-                    if in_window(t) {
-                        break Some(t);
-                    }
-                    t += 1;
-                    continue;
-                }
-                // Jump to where the minute and second would match if the offset stays.
-                t += i64::from((*seconds_past + 3600 - past) % 3600);
-            }
-        }
-        Frequency::Daily { .. } | Frequency::Weekly { .. } | Frequency::Monthly { .. } => {
-            let Some(start) = local(&tz, after) else { return Ok(None) };
-            let mut date = start.date().yesterday().unwrap_or(start.date());
-            let mut found = None;
-            for _ in 0..SEARCH_DAYS + 2 {
-                let mut times: Vec<u32> = match &schedule.frequency {
-                    Frequency::Daily { times } => times.clone(),
-                    Frequency::Weekly { days, seconds_past } => {
-                        let weekday = date.weekday().to_sunday_zero_offset() as u8;
-                        if days.contains(&weekday) { vec![*seconds_past] } else { vec![] }
-                    }
-                    Frequency::Monthly { day, seconds_past } => {
-                        if date.day() == *day as i8 {
-                            vec![*seconds_past]
-                        } else {
-                            vec![]
-                        }
-                    }
-                    _ => unreachable!("local frequencies only"),
-                };
-                times.sort_unstable();
-                found = times.into_iter().filter_map(|t| instant(&tz, date, t)).find(|t| *t > after && in_window(*t));
-                if found.is_some() {
-                    break;
-                }
-                match date.tomorrow() {
-                    Ok(next) => date = next,
-                    Err(_) => break,
-                }
+                found = day;
+                date = date.tomorrow().ok()?;
             }
             found
         }
-    };
-    Ok(found)
+    }
 }
 
-/// Every time `schedule` fires in `(from, to]`, in order; at most [`MAX_RUNS`].
+/// When `schedule` fires next, strictly after `after` (Unix seconds), in `time_zone` (an IANA
+/// name such as `Europe/Berlin`; empty: UTC); `None` if it never fires again.
+///
+/// - Hourly, Daily, Weekly and Monthly follow the local clock (see the module doc for
+///   daylight saving). Hourly fires at every instant whose local minute and second match, so
+///   in a repeated hour it fires twice (01:30 EDT and 01:30 EST): it runs once per real hour.
+///   Daily, Weekly and Monthly times fire once a day, in a repeated hour at the first
+///   occurrence, in a skipped hour as if the clocks had not changed yet.
+/// - Periodic counts real seconds from the Unix epoch; Once fires at its time if still ahead.
+/// - A [`TimeWindow`] keeps the runs whose local time of day, at the instant they fire, is in
+///   the window (so a 02:30 moved to 03:30 by the spring gap is judged at 03:30); it applies to
+///   every frequency, Once included.
+/// - The search looks at most 400 days ahead, so a window that no run can hit gives `None`.
+pub fn next_run(schedule: &ScheduleConfig, time_zone: &str, after: i64) -> Result<Option<i64>, ScheduleError> {
+    schedule.validate()?;
+    Ok(next_in(schedule, &zone(time_zone)?, after))
+}
+
+/// Every time `schedule` fires in `(from, to]`, in order, as [`next_run`] gives them one after
+/// the other; at most the first [`MAX_RUNS`] (a caller that gets that many continues from the
+/// last one).
 pub fn runs_between(schedule: &ScheduleConfig, time_zone: &str, from: i64, to: i64) -> Result<Vec<i64>, ScheduleError> {
-    let mut runs = Vec::new();
-    let mut t = from;
-    while runs.len() < MAX_RUNS {
-        match next_run(schedule, time_zone, t)? {
-            Some(next) if next <= to => {
-                runs.push(next);
-                t = next;
-            }
-            _ => break,
-        }
-    }
-    Ok(runs)
+    schedule.validate()?;
+    let tz = zone(time_zone)?;
+    Ok(std::iter::successors(next_in(schedule, &tz, from), |t| next_in(schedule, &tz, *t))
+        .take_while(|t| *t <= to)
+        .take(MAX_RUNS)
+        .collect())
 }
 
 #[cfg(test)]
@@ -288,181 +302,420 @@ mod tests {
 
     use super::*;
 
-    /// Unix seconds of a local time `2026-03-29T03:30` in `tz` (compatible resolution).
-    fn at(tz: &str, local: &str) -> i64 {
-        let dt: jiff::civil::DateTime = local.parse().unwrap();
-        zone(tz).unwrap().to_zoned(dt).unwrap().timestamp().as_second()
+    const BERLIN: &str = "Europe/Berlin";
+    const NEW_YORK: &str = "America/New_York";
+
+    /// Unix seconds of a local time such as `2026-03-29T02:30` in `tz` (compatible resolution).
+    fn local_at(tz: &str, local: &str) -> i64 {
+        let dt: DateTime = local.parse().unwrap();
+        zone(tz).unwrap().to_timestamp(dt).unwrap().as_second()
     }
 
-    /// Unix seconds of an RFC 3339 instant.
-    fn instant_of(rfc3339: &str) -> i64 {
-        rfc3339.parse::<jiff::Timestamp>().unwrap().as_second()
+    /// Unix seconds of an RFC 3339 instant such as `2026-10-25T02:30:00+01:00`.
+    fn instant(rfc3339: &str) -> i64 {
+        rfc3339.parse::<Timestamp>().unwrap().as_second()
     }
 
-    fn schedule(frequency: Frequency) -> ScheduleConfig {
+    fn instants(rfc3339: &[&str]) -> Vec<i64> {
+        rfc3339.iter().map(|s| instant(s)).collect()
+    }
+
+    /// Seconds after midnight of `HH:MM`.
+    fn hm(time: &str) -> u32 {
+        let time: jiff::civil::Time = time.parse().unwrap();
+        second_of_day(jiff::civil::date(2000, 1, 1).to_datetime(time))
+    }
+
+    fn every(frequency: Frequency) -> ScheduleConfig {
         ScheduleConfig { frequency, ..ScheduleConfig::default() }
     }
 
-    fn daily(times: &[u32]) -> ScheduleConfig {
-        schedule(Frequency::Daily { times: times.to_vec() })
+    fn daily(times: &[&str]) -> ScheduleConfig {
+        every(Frequency::Daily { times: times.iter().map(|t| hm(t)).collect() })
     }
 
-    const H: u32 = 3600;
+    fn hourly(minute: u32) -> ScheduleConfig {
+        every(Frequency::Hourly { seconds_past: minute * 60 })
+    }
+
+    fn weekly(days: &[u8], time: &str) -> ScheduleConfig {
+        every(Frequency::Weekly { days: days.to_vec(), seconds_past: hm(time) })
+    }
+
+    fn monthly(day: u8, time: &str) -> ScheduleConfig {
+        every(Frequency::Monthly { day, seconds_past: hm(time) })
+    }
+
+    fn periodic(every_secs: u32, offset_secs: u32) -> ScheduleConfig {
+        every(Frequency::Periodic { every_secs, offset_secs })
+    }
+
+    fn within(schedule: ScheduleConfig, start: &str, end: &str) -> ScheduleConfig {
+        ScheduleConfig { window: Some(TimeWindow { start_secs: hm(start), end_secs: hm(end) }), ..schedule }
+    }
+
+    const HOURS_48: i64 = 48 * 3600;
 
     #[test]
     fn daily_across_daylight_saving_changes() {
-        // (zone, schedule time, search from (local), expected instants)
-        let table: &[(&str, u32, &str, &[&str])] = &[
-            // Berlin skips 02:00-03:00 on 2026-03-29: 02:30 fires at 03:30 CEST.
-            ("Europe/Berlin", 2 * H + 1800, "2026-03-28T12:00", &["2026-03-29T01:30:00Z", "2026-03-30T00:30:00Z"]),
-            // Berlin repeats 02:00-03:00 on 2026-10-25: 02:30 fires once, at the first (CEST).
-            ("Europe/Berlin", 2 * H + 1800, "2026-10-24T12:00", &["2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"]),
+        // (zone, times, from (local), runs in the next 48 hours)
+        let table: &[(&str, &[&str], &str, &[&str])] = &[
+            // Berlin skips 02:00-03:00 on 2026-03-29: 02:30 fires at 03:30 CEST, as if not changed.
+            (BERLIN, &["02:30"], "2026-03-28T12:00", &["2026-03-29T03:30:00+02:00", "2026-03-30T02:30:00+02:00"]),
+            // Berlin repeats 02:00-03:00 on 2026-10-25: 02:30 fires once, the first time (CEST).
+            (BERLIN, &["02:30"], "2026-10-24T12:00", &["2026-10-25T02:30:00+02:00", "2026-10-26T02:30:00+01:00"]),
             // New York skips 02:00-03:00 on 2026-03-08.
-            ("America/New_York", 2 * H + 1800, "2026-03-07T12:00", &["2026-03-08T07:30:00Z", "2026-03-09T06:30:00Z"]),
-            // New York repeats 01:00-02:00 on 2026-11-01: 01:30 once, at EDT.
-            ("America/New_York", H + 1800, "2026-10-31T12:00", &["2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"]),
-            // A time outside the changes keeps its local time.
-            ("Europe/Berlin", 8 * H, "2026-03-28T12:00", &["2026-03-29T06:00:00Z", "2026-03-30T06:00:00Z"]),
+            (NEW_YORK, &["02:30"], "2026-03-07T12:00", &["2026-03-08T03:30:00-04:00", "2026-03-09T02:30:00-04:00"]),
+            // New York repeats 01:00-02:00 on 2026-11-01: 01:30 once, in EDT; 02:30 is not repeated.
+            (NEW_YORK, &["01:30"], "2026-10-31T12:00", &["2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00"]),
+            (NEW_YORK, &["02:30"], "2026-10-31T12:00", &["2026-11-01T02:30:00-05:00", "2026-11-02T02:30:00-05:00"]),
+            // Given unsorted, fired in order of the instants: the moved 02:30 comes after 03:15.
+            (
+                BERLIN,
+                &["03:15", "02:30"],
+                "2026-03-29T00:00",
+                &[
+                    "2026-03-29T03:15:00+02:00",
+                    "2026-03-29T03:30:00+02:00",
+                    "2026-03-30T02:30:00+02:00",
+                    "2026-03-30T03:15:00+02:00",
+                ],
+            ),
+            (
+                NEW_YORK,
+                &["18:00", "06:00"],
+                "2026-06-01T00:00",
+                &[
+                    "2026-06-01T06:00:00-04:00",
+                    "2026-06-01T18:00:00-04:00",
+                    "2026-06-02T06:00:00-04:00",
+                    "2026-06-02T18:00:00-04:00",
+                ],
+            ),
         ];
-        for (tz, time, from, expected) in table {
-            let from = at(tz, from);
-            let expected: Vec<i64> = expected.iter().map(|e| instant_of(e)).collect();
-            let runs = runs_between(&daily(&[*time]), tz, from, from + 2 * i64::from(DAY)).unwrap();
-            assert_eq!(runs, expected, "{tz} daily at {time}");
+        for (tz, times, from, expected) in table {
+            let from = local_at(tz, from);
+            let runs = runs_between(&daily(times), tz, from, from + HOURS_48).unwrap();
+            assert_eq!(runs, instants(expected), "{tz} daily at {times:?}");
         }
     }
 
     #[test]
     fn hourly_fires_every_real_hour() {
-        let hourly = schedule(Frequency::Hourly { seconds_past: 1800 });
-        for (tz, day, count) in [
-            ("Europe/Berlin", "2026-03-29", 23),
-            ("Europe/Berlin", "2026-10-25", 25),
-            ("America/New_York", "2026-03-08", 23),
-            ("America/New_York", "2026-11-01", 25),
-            ("Europe/Berlin", "2026-06-01", 24),
-        ] {
-            let start = at(tz, &format!("{day}T00:00"));
-            let end = at(tz, &format!("{day}T23:59:59"));
-            let runs = runs_between(&hourly, tz, start, end).unwrap();
-            assert_eq!(runs.len(), count, "{tz} {day}");
-            assert!(runs.windows(2).all(|w| w[1] - w[0] == 3600), "one real hour apart");
+        // (zone, local day, runs at :30 that day, consecutive runs around the change)
+        let table: &[(&str, &str, usize, &[&str])] = &[
+            (BERLIN, "2026-03-29", 23, &["2026-03-29T01:30:00+01:00", "2026-03-29T03:30:00+02:00"]),
+            (
+                BERLIN,
+                "2026-10-25",
+                25,
+                &[
+                    "2026-10-25T01:30:00+02:00",
+                    "2026-10-25T02:30:00+02:00",
+                    "2026-10-25T02:30:00+01:00",
+                    "2026-10-25T03:30:00+01:00",
+                ],
+            ),
+            (NEW_YORK, "2026-03-08", 23, &["2026-03-08T01:30:00-05:00", "2026-03-08T03:30:00-04:00"]),
+            (
+                NEW_YORK,
+                "2026-11-01",
+                25,
+                &[
+                    "2026-11-01T00:30:00-04:00",
+                    "2026-11-01T01:30:00-04:00",
+                    "2026-11-01T01:30:00-05:00",
+                    "2026-11-01T02:30:00-05:00",
+                ],
+            ),
+            (BERLIN, "2026-06-01", 24, &["2026-06-01T02:30:00+02:00", "2026-06-01T03:30:00+02:00"]),
+        ];
+        for (tz, day, count, around) in table {
+            let runs = runs_between(
+                &hourly(30),
+                tz,
+                local_at(tz, &format!("{day}T00:00")),
+                local_at(tz, &format!("{day}T23:59")),
+            )
+            .unwrap();
+            assert_eq!(runs.len(), *count, "{tz} {day}");
+            assert!(runs.windows(2).all(|w| w[1] - w[0] == 3600), "{tz} {day}: one real hour apart");
+            assert!(runs.windows(around.len()).any(|w| w == instants(around)), "{tz} {day}: {around:?}");
         }
     }
 
     #[test]
-    fn weekly_monthly_periodic_once_and_windows() {
-        // Sundays at 10:00 in Berlin, across the spring change.
-        let weekly = schedule(Frequency::Weekly { days: vec![0], seconds_past: 10 * H });
-        let runs = runs_between(
-            &weekly,
-            "Europe/Berlin",
-            at("Europe/Berlin", "2026-03-21T00:00"),
-            at("Europe/Berlin", "2026-04-06T00:00"),
+    fn weekly_across_daylight_saving_changes() {
+        // (schedule, zone, from, to (local), runs)
+        let table = [
+            (
+                weekly(&[0], "10:00"),
+                BERLIN,
+                "2026-03-21T00:00",
+                "2026-04-06T00:00",
+                instants(&["2026-03-22T10:00:00+01:00", "2026-03-29T10:00:00+02:00", "2026-04-05T10:00:00+02:00"]),
+            ),
+            (
+                weekly(&[0], "02:30"),
+                BERLIN,
+                "2026-03-21T00:00",
+                "2026-04-06T00:00",
+                instants(&["2026-03-22T02:30:00+01:00", "2026-03-29T03:30:00+02:00", "2026-04-05T02:30:00+02:00"]),
+            ),
+            (
+                weekly(&[0], "01:30"),
+                NEW_YORK,
+                "2026-10-24T00:00",
+                "2026-11-09T00:00",
+                instants(&["2026-10-25T01:30:00-04:00", "2026-11-01T01:30:00-04:00", "2026-11-08T01:30:00-05:00"]),
+            ),
+            // Days given in any order: Saturday and Monday.
+            (
+                weekly(&[6, 1], "09:00"),
+                NEW_YORK,
+                "2026-03-06T00:00",
+                "2026-03-10T00:00",
+                instants(&["2026-03-07T09:00:00-05:00", "2026-03-09T09:00:00-04:00"]),
+            ),
+        ];
+        for (schedule, tz, from, to, expected) in table {
+            let runs = runs_between(&schedule, tz, local_at(tz, from), local_at(tz, to)).unwrap();
+            assert_eq!(runs, expected, "{tz} {schedule:?}");
+        }
+    }
+
+    #[test]
+    fn monthly_skips_months_without_the_day() {
+        let year: Vec<String> = runs_between(
+            &monthly(31, "02:30"),
+            BERLIN,
+            local_at(BERLIN, "2026-01-01T00:00"),
+            local_at(BERLIN, "2027-01-01T00:00"),
         )
-        .unwrap();
-        assert_eq!(
-            runs,
-            [
-                instant_of("2026-03-22T09:00:00Z"),
-                instant_of("2026-03-29T08:00:00Z"),
-                instant_of("2026-04-05T08:00:00Z")
-            ]
-        );
-        // Day 31 skips the months without one.
-        let monthly = schedule(Frequency::Monthly { day: 31, seconds_past: 0 });
-        let runs =
-            runs_between(&monthly, "", instant_of("2026-01-01T00:00:00Z"), instant_of("2026-12-31T23:00:00Z")).unwrap();
-        let months: Vec<String> =
-            runs.iter().map(|t| jiff::Timestamp::from_second(*t).unwrap().to_string()[..7].to_owned()).collect();
-        assert_eq!(months, ["2026-01", "2026-03", "2026-05", "2026-07", "2026-08", "2026-10", "2026-12"]);
-        // Day 29: not in February 2027, in February 2028.
-        let feb29 = schedule(Frequency::Monthly { day: 29, seconds_past: 0 });
-        assert_eq!(
-            next_run(&feb29, "", instant_of("2027-02-01T00:00:00Z")).unwrap(),
-            Some(instant_of("2027-03-29T00:00:00Z"))
-        );
-        assert_eq!(
-            next_run(&feb29, "", instant_of("2028-02-01T00:00:00Z")).unwrap(),
-            Some(instant_of("2028-02-29T00:00:00Z"))
-        );
-        // Every 4 h at :30, in real time: 12 runs in 48 h whatever the clocks do.
-        let periodic = schedule(Frequency::Periodic { every_secs: 4 * H, offset_secs: 1800 });
-        let from = at("Europe/Berlin", "2026-10-24T00:00");
-        let runs = runs_between(&periodic, "Europe/Berlin", from, from + 48 * 3600).unwrap();
-        assert_eq!(runs.len(), 12);
-        assert!(runs.iter().all(|t| t.rem_euclid(4 * 3600) == 1800));
-        // With a window 22:00-06:00 (Berlin): only the night runs.
-        let night = ScheduleConfig { window: Some(TimeWindow { start_secs: 22 * H, end_secs: 6 * H }), ..periodic };
-        let runs = runs_between(&night, "Europe/Berlin", from, from + 48 * 3600).unwrap();
-        assert!(!runs.is_empty());
-        for t in &runs {
-            let hour = local(&zone("Europe/Berlin").unwrap(), *t).unwrap().hour();
-            assert!(!(6..22).contains(&hour), "{t} at {hour}h");
+        .unwrap()
+        .into_iter()
+        .map(|t| local(&zone(BERLIN).unwrap(), t).unwrap().to_string())
+        .collect();
+        let expected = ["01-31", "03-31", "05-31", "07-31", "08-31", "10-31", "12-31"];
+        let expected: Vec<String> = expected.iter().map(|d| format!("2026-{d}T02:30:00")).collect();
+        assert_eq!(year, expected);
+
+        // (day, after (local), next run (local))
+        let table = [
+            (29, "2027-02-01T00:00", "2027-03-29T00:00"),
+            (29, "2028-02-01T00:00", "2028-02-29T00:00"),
+            (31, "2026-04-01T00:00", "2026-05-31T00:00"),
+            (30, "2026-01-30T00:00", "2026-03-30T00:00"),
+        ];
+        for (day, after, expected) in table {
+            let next = next_run(&monthly(day, "00:00"), NEW_YORK, local_at(NEW_YORK, after)).unwrap();
+            assert_eq!(next, Some(local_at(NEW_YORK, expected)), "day {day} after {after}");
         }
-        // Once.
-        let once = schedule(Frequency::Once { at: 1_000 });
-        assert_eq!(next_run(&once, "", 999).unwrap(), Some(1_000));
-        assert_eq!(next_run(&once, "", 1_000).unwrap(), None);
-        // Several daily times, given unsorted.
-        let runs = runs_between(&daily(&[18 * H, 6 * H]), "", 0, i64::from(DAY)).unwrap();
-        assert_eq!(runs, [6 * 3600, 18 * 3600]);
-        // A window no time can hit ends the search.
-        let never =
-            ScheduleConfig { window: Some(TimeWindow { start_secs: 9 * H, end_secs: 10 * H }), ..daily(&[12 * H]) };
-        assert_eq!(next_run(&never, "Europe/Berlin", 0).unwrap(), None);
     }
 
     #[test]
-    fn errors_and_utc() {
-        assert_eq!(next_run(&daily(&[0]), "Mars/Olympus", 0), Err(ScheduleError::TimeZone("Mars/Olympus".into())));
+    fn periodic_counts_real_time() {
+        // Every 4 hours at 00:30 UTC: 12 runs in any 48 hours, whatever the clocks do.
+        let every_4h = periodic(4 * 3600, 1800);
+        for (tz, from) in [(BERLIN, "2026-10-24T00:00"), (NEW_YORK, "2026-03-07T00:00"), ("", "2026-06-01T00:00")] {
+            let from = local_at(tz, from);
+            let runs = runs_between(&every_4h, tz, from, from + HOURS_48).unwrap();
+            assert_eq!(runs.len(), 12, "{tz}");
+            assert!(runs.iter().all(|t| t.rem_euclid(4 * 3600) == 1800), "{tz}");
+        }
+        // In a window 22:00-06:00 Berlin time, across the autumn change.
+        let from = local_at(BERLIN, "2026-10-24T00:00");
+        let runs = runs_between(&within(every_4h, "22:00", "06:00"), BERLIN, from, from + HOURS_48).unwrap();
+        let expected = [
+            "2026-10-24T02:30:00+02:00",
+            "2026-10-24T22:30:00+02:00",
+            "2026-10-25T02:30:00+02:00",
+            "2026-10-25T05:30:00+01:00",
+        ];
+        assert_eq!(runs, instants(&expected));
+    }
+
+    #[test]
+    fn once_fires_if_ahead() {
+        let at = instant("2026-05-01T12:00:00Z");
+        let once = every(Frequency::Once { at });
+        // (after, next run)
+        for (after, expected) in [(at - 86_400, Some(at)), (at - 1, Some(at)), (at, None), (at + 1, None)] {
+            assert_eq!(next_run(&once, BERLIN, after).unwrap(), expected, "after {after}");
+        }
+        // Outside its window it never fires (12:00 UTC is 14:00 in Berlin).
+        assert_eq!(next_run(&within(once, "00:00", "13:00"), BERLIN, at - 1).unwrap(), None);
+    }
+
+    #[test]
+    fn windows_filter_by_local_time() {
+        // (schedule, zone, from (local), runs in the next 48 hours (local))
+        let table: &[(ScheduleConfig, &str, &str, &[&str])] = &[
+            // A window over midnight.
+            (
+                within(daily(&["12:00", "23:30", "01:00"]), "22:00", "06:00"),
+                BERLIN,
+                "2026-06-01T00:00",
+                &["2026-06-01T01:00", "2026-06-01T23:30", "2026-06-02T01:00", "2026-06-02T23:30"],
+            ),
+            // End exclusive.
+            (
+                within(hourly(0), "09:00", "11:00"),
+                NEW_YORK,
+                "2026-06-01T00:00",
+                &["2026-06-01T09:00", "2026-06-01T10:00", "2026-06-02T09:00", "2026-06-02T10:00"],
+            ),
+            // Judged at the time of firing: the spring 02:30 fires at 03:30, outside 02:00-03:00.
+            (within(daily(&["02:30"]), "02:00", "03:00"), BERLIN, "2026-03-28T12:00", &["2026-03-30T02:30"]),
+        ];
+        for (schedule, tz, from, expected) in table {
+            let from = local_at(tz, from);
+            let expected: Vec<i64> = expected.iter().map(|e| local_at(tz, e)).collect();
+            assert_eq!(runs_between(schedule, tz, from, from + HOURS_48).unwrap(), expected, "{schedule:?}");
+        }
+        // A window no run can hit ends the search instead of looping.
+        for never in [
+            within(daily(&["12:00"]), "09:00", "10:00"),
+            within(weekly(&[3], "12:00"), "13:00", "11:00"),
+            within(hourly(30), "10:00", "10:20"),
+            within(periodic(3600, 0), "10:15", "10:45"),
+        ] {
+            assert_eq!(next_run(&never, "", 0).unwrap(), None, "{never:?}");
+            assert!(runs_between(&never, "", 0, i64::MAX).unwrap().is_empty(), "{never:?}");
+        }
+    }
+
+    #[test]
+    fn bad_zones_and_fields_are_errors() {
+        assert_eq!(
+            next_run(&daily(&["00:00"]), "Mars/Olympus", 0),
+            Err(ScheduleError::TimeZone("Mars/Olympus".into()))
+        );
+        assert_eq!(runs_between(&daily(&["00:00"]), "Europe/Nowhere", 0, 1).unwrap_err().to_string(), {
+            "unknown time zone \"Europe/Nowhere\""
+        });
+        let window = |start_secs, end_secs| ScheduleConfig {
+            window: Some(TimeWindow { start_secs, end_secs }),
+            ..ScheduleConfig::default()
+        };
         for bad in [
             daily(&[]),
-            daily(&[DAY]),
-            schedule(Frequency::Hourly { seconds_past: 3600 }),
-            schedule(Frequency::Weekly { days: vec![7], seconds_past: 0 }),
-            schedule(Frequency::Weekly { days: vec![], seconds_past: 0 }),
-            schedule(Frequency::Monthly { day: 0, seconds_past: 0 }),
-            schedule(Frequency::Periodic { every_secs: 59, offset_secs: 0 }),
-            schedule(Frequency::Periodic { every_secs: 60, offset_secs: 60 }),
-            ScheduleConfig { window: Some(TimeWindow { start_secs: 5, end_secs: 5 }), ..daily(&[0]) },
-            ScheduleConfig { random_delay_secs: DAY + 1, ..daily(&[0]) },
+            every(Frequency::Daily { times: vec![0, DAY] }),
+            every(Frequency::Hourly { seconds_past: 3600 }),
+            every(Frequency::Weekly { days: vec![7], seconds_past: 0 }),
+            every(Frequency::Weekly { days: vec![], seconds_past: 0 }),
+            every(Frequency::Weekly { days: vec![0], seconds_past: DAY }),
+            every(Frequency::Monthly { day: 0, seconds_past: 0 }),
+            every(Frequency::Monthly { day: 32, seconds_past: 0 }),
+            every(Frequency::Monthly { day: 1, seconds_past: DAY }),
+            periodic(59, 0),
+            periodic(60, 60),
+            window(5, 5),
+            window(DAY, 5),
+            window(5, DAY),
+            ScheduleConfig { random_delay_secs: DAY + 1, ..ScheduleConfig::default() },
         ] {
+            assert!(matches!(bad.validate(), Err(ScheduleError::Invalid(_))), "{bad:?}");
             assert!(matches!(next_run(&bad, "", 0), Err(ScheduleError::Invalid(_))), "{bad:?}");
+            assert!(matches!(runs_between(&bad, "", 0, 1), Err(ScheduleError::Invalid(_))), "{bad:?}");
         }
-        let s = daily(&[5 * H]);
-        for t in [0, 1_700_000_000, 1_800_000_000] {
-            assert_eq!(next_run(&s, "", t).unwrap(), next_run(&s, "Etc/UTC", t).unwrap());
+        for good in [
+            ScheduleConfig::default(),
+            every(Frequency::Once { at: -5 }),
+            every(Frequency::Hourly { seconds_past: 3599 }),
+            every(Frequency::Daily { times: vec![DAY - 1, 0] }),
+            monthly(31, "23:59"),
+            periodic(60, 59),
+            ScheduleConfig { random_delay_secs: DAY, ..window(DAY - 1, 0) },
+        ] {
+            assert_eq!(good.validate(), Ok(()), "{good:?}");
         }
+    }
+
+    #[test]
+    fn extreme_times_end_the_search() {
+        let window = |s: ScheduleConfig| within(s, "00:00", "02:00");
+        let once = every(Frequency::Once { at: i64::MAX });
+        for schedule in [hourly(0), daily(&["00:00"]), weekly(&[1], "00:00"), monthly(1, "00:00"), periodic(60, 0)] {
+            for s in [schedule.clone(), window(schedule)] {
+                assert_eq!(next_run(&s, BERLIN, i64::MAX).unwrap(), None, "{s:?}");
+                assert!(next_run(&s, BERLIN, i64::MIN).unwrap().is_some(), "{s:?}");
+                assert!(runs_between(&s, BERLIN, i64::MAX - 10, i64::MAX).unwrap().is_empty(), "{s:?}");
+            }
+        }
+        assert_eq!(next_run(&once, "", i64::MIN).unwrap(), Some(i64::MAX));
+        assert_eq!(runs_between(&once, "", i64::MAX - 1, i64::MAX).unwrap(), [i64::MAX]);
+    }
+
+    #[test]
+    fn empty_zone_is_utc() {
+        let from = instant("2026-03-01T00:00:00Z");
+        for schedule in [daily(&["05:00", "02:30"]), hourly(30), weekly(&[0, 3], "12:00"), monthly(31, "00:00")] {
+            let utc = runs_between(&schedule, "", from, from + 40 * i64::from(DAY)).unwrap();
+            assert_eq!(utc, runs_between(&schedule, "Etc/UTC", from, from + 40 * i64::from(DAY)).unwrap());
+            assert_eq!(utc, runs_between(&schedule, "UTC", from, from + 40 * i64::from(DAY)).unwrap());
+            assert!(!utc.is_empty());
+        }
+        let daily_5 = daily(&["05:00"]);
+        assert_eq!(next_run(&daily_5, "", from).unwrap(), Some(instant("2026-03-01T05:00:00Z")));
     }
 
     fn any_schedule() -> impl Strategy<Value = ScheduleConfig> {
-        prop_oneof![
-            (0u32..3600).prop_map(|s| schedule(Frequency::Hourly { seconds_past: s })),
-            proptest::collection::vec(0u32..DAY, 1..4).prop_map(|t| daily(&t)),
+        let frequency = prop_oneof![
+            (0i64..2_000_000_000).prop_map(|at| Frequency::Once { at }),
+            (0u32..3600).prop_map(|seconds_past| Frequency::Hourly { seconds_past }),
+            proptest::collection::vec(0u32..DAY, 1..4).prop_map(|times| Frequency::Daily { times }),
             (proptest::collection::vec(0u8..7, 1..4), 0u32..DAY)
-                .prop_map(|(days, s)| schedule(Frequency::Weekly { days, seconds_past: s })),
-            (1u8..32, 0u32..DAY).prop_map(|(day, s)| schedule(Frequency::Monthly { day, seconds_past: s })),
+                .prop_map(|(days, seconds_past)| Frequency::Weekly { days, seconds_past }),
+            (1u8..32, 0u32..DAY).prop_map(|(day, seconds_past)| Frequency::Monthly { day, seconds_past }),
             (60u32..200_000)
-                .prop_flat_map(|every| (Just(every), 0..every))
-                .prop_map(|(every, offset)| schedule(Frequency::Periodic { every_secs: every, offset_secs: offset })),
+                .prop_flat_map(|every_secs| (Just(every_secs), 0..every_secs))
+                .prop_map(|(every_secs, offset_secs)| Frequency::Periodic { every_secs, offset_secs }),
+        ];
+        let window = proptest::option::of(
+            (0u32..DAY, 1u32..DAY)
+                .prop_map(|(start_secs, len)| TimeWindow { start_secs, end_secs: (start_secs + len) % DAY }),
+        );
+        (frequency, window).prop_map(|(frequency, window)| ScheduleConfig { frequency, window, random_delay_secs: 0 })
+    }
+
+    /// Any time in 2023-2030, or one within days of a 2026 change of the clocks.
+    fn any_after() -> impl Strategy<Value = i64> {
+        let changes = ["2026-03-08T07:00:00Z", "2026-03-29T01:00:00Z", "2026-10-25T01:00:00Z", "2026-11-01T06:00:00Z"];
+        prop_oneof![
+            1_700_000_000i64..1_900_000_000,
+            (proptest::sample::select(changes.to_vec()), -3 * 86_400i64..86_400).prop_map(|(c, d)| instant(c) + d),
         ]
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(200))]
+        #![proptest_config(ProptestConfig::with_cases(300))]
         #[test]
-        fn next_run_is_later_and_consistent_with_runs_between(
-            s in any_schedule(),
-            tz in prop_oneof![Just("Europe/Berlin"), Just("America/New_York")],
-            after in 1_700_000_000i64..1_900_000_000,
+        fn next_run_agrees_with_runs_between(
+            schedule in any_schedule(),
+            tz in prop_oneof![Just(BERLIN), Just(NEW_YORK)],
+            after in any_after(),
+            probe in 0i64..3 * 86_400,
         ) {
-            if let Some(next) = next_run(&s, tz, after).unwrap() {
+            let next = next_run(&schedule, tz, after).unwrap();
+            if let Some(next) = next {
                 prop_assert!(next > after);
-                let runs = runs_between(&s, tz, after, next).unwrap();
-                prop_assert_eq!(runs.last().copied(), Some(next));
-                prop_assert_eq!(runs.len(), 1, "nothing fires between after and next");
-                prop_assert_eq!(next_run(&s, tz, next - 1).unwrap(), Some(next));
+                prop_assert_eq!(runs_between(&schedule, tz, after, next).unwrap(), [next]);
+            }
+            let to = after + 3 * 86_400;
+            let runs = runs_between(&schedule, tz, after, to).unwrap();
+            prop_assert_eq!(runs.first().copied(), next.filter(|t| *t <= to));
+            prop_assert!(runs.windows(2).all(|w| w[0] < w[1]));
+            for t in &runs {
+                prop_assert_eq!(next_run(&schedule, tz, t - 1).unwrap(), Some(*t));
+            }
+            // From any time in between, the next run is the next one of the list.
+            let probe = after + probe;
+            let expected = runs.iter().copied().find(|t| *t > probe);
+            let got = next_run(&schedule, tz, probe).unwrap();
+            match expected {
+                Some(t) => prop_assert_eq!(got, Some(t)),
+                None => prop_assert!(got.is_none_or(|t| t > to)),
             }
         }
     }
