@@ -210,6 +210,14 @@ mod tests {
         assert_eq!(format!("{a:?}"), "AccountSecrets(<redacted>)");
     }
 
+    /// The derivation is a format: the web interface computes it in the browser (hash-wasm's
+    /// Argon2id and BLAKE3, `comet-server/web/js/crypto.js`), so it must never drift.
+    #[test]
+    fn the_login_secret_is_stable_and_matches_the_browsers() {
+        let secrets = AccountSecrets::derive("alice", b"correct horse");
+        assert_eq!(secrets.login_secret, "4c8165e094de6e31fa7c1554ba21e20df93eb9c89311176004a4ec37329f3f8c");
+    }
+
     #[cfg(feature = "wrap")]
     #[test]
     fn wrapped_secrets_open_only_with_the_key_and_in_their_place() {

@@ -124,6 +124,16 @@ pub enum Command {
         /// Its server id.
         job_id: String,
     },
+    /// List a directory inside a snapshot (`AdminDispatcherRequestStoredObjects`), to pick
+    /// what to restore. Added after the others: older agents answer it with an error.
+    BrowseSnapshot {
+        /// Storage vault id.
+        destination_id: String,
+        /// Snapshot id or unique prefix.
+        snapshot: String,
+        /// Directory inside the snapshot, `/`-separated, no leading slash; empty: its top.
+        path: String,
+    },
 }
 
 /// What a device answers.

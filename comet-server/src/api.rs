@@ -28,9 +28,11 @@ use crate::auth::{LoginLimiter, PasswordHasher, key_hash, random_hex};
 use crate::config::ServerConfig;
 use crate::db::{Db, DbError, ProfileUpdate};
 
+mod account;
 mod devices;
 mod dispatcher;
 mod jobs;
+mod meta;
 
 /// `YYYY-MM-DD HH:MM:SS UTC` of a time in seconds since the epoch.
 pub(crate) fn utc_time(secs: i64) -> String {
@@ -56,6 +58,8 @@ pub struct AppState {
     pub live: crate::live::Live,
     /// E-mail reports, when `[smtp]` is enabled.
     pub mailer: Option<Arc<crate::email::Mailer>>,
+    /// The data directory (configuration file, logs).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// The API routes.
@@ -126,6 +130,8 @@ fn field<'a>(fields: &'a Fields, name: &str) -> Result<&'a str, ApiError> {
 struct Caller {
     username: String,
     organization: String,
+    /// The hash of the session key it came with (none: a password sign-in).
+    session: Option<String>,
 }
 
 /// Which kind of account logs in.
@@ -199,25 +205,68 @@ pub(crate) async fn check_password(
 
 async fn authenticate(state: &AppState, fields: &Fields, from: SocketAddr, kind: Kind) -> Result<Caller, ApiError> {
     let username = field(fields, "Username")?.to_owned();
-    match fields.get("AuthType").map_or("Password", String::as_str) {
-        "Password" => match check_password(state, kind, &username, field(fields, "Password")?, from.ip()).await {
-            Ok(organization) => Ok(Caller { username, organization }),
-            Err(LoginFailure::RateLimited(wait)) => Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("too many failed logins: try again in {} s", wait.as_secs().max(1)),
-            )),
-            Err(LoginFailure::Denied) => Err(ApiError::denied()),
-            Err(LoginFailure::Db(e)) => Err(e.into()),
-        },
+    let caller = match fields.get("AuthType").map_or("Password", String::as_str) {
+        auth @ ("Password" | "PasswordTOTP") => {
+            let organization = match check_password(state, kind, &username, field(fields, "Password")?, from.ip()).await
+            {
+                Ok(organization) => organization,
+                Err(LoginFailure::RateLimited(wait)) => return Err(rate_limited(wait)),
+                Err(LoginFailure::Denied) => return Err(ApiError::denied()),
+                Err(LoginFailure::Db(e)) => return Err(e.into()),
+            };
+            let totp = state.db.totp(kind.as_str(), &username).await?;
+            if totp.enabled() {
+                // Only now, after the password matched, may the caller learn that a code is due.
+                let Some(code) = fields.get("TOTP").filter(|_| auth == "PasswordTOTP") else {
+                    return Err(ApiError::new(StatusCode::FORBIDDEN, TOTP_REQUIRED));
+                };
+                if !account::second_factor_ok(state, kind, &username, &totp, code).await? {
+                    state.limiter.failed(&username, from.ip());
+                    tracing::warn!("wrong second factor for {} {username:?} from {}", kind.as_str(), from.ip());
+                    return Err(ApiError::new(StatusCode::FORBIDDEN, "Invalid username, password or code"));
+                }
+            }
+            Caller { username, organization, session: None }
+        }
         "SessionKey" => {
-            let key = field(fields, "SessionKey")?;
-            match state.db.session(&key_hash(key), kind.as_str(), &username, now_secs()).await? {
-                Some(organization) => Ok(Caller { username, organization }),
-                None => Err(ApiError::new(StatusCode::FORBIDDEN, "Invalid or expired session key")),
+            let key = key_hash(field(fields, "SessionKey")?);
+            match state.db.session(&key, kind.as_str(), &username, now_secs()).await? {
+                Some(organization) => Caller { username, organization, session: Some(key) },
+                None if kind == Kind::Admin
+                    && state.db.session(&key, "user", &username, now_secs()).await?.is_some() =>
+                {
+                    return Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "not allowed: this is a user's session, and this method is for administrators",
+                    ));
+                }
+                None => return Err(ApiError::new(StatusCode::FORBIDDEN, "Invalid or expired session key")),
             }
         }
-        other => Err(ApiError::bad_request(format!("unknown AuthType {other:?} (Password or SessionKey)"))),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown AuthType {other:?} (Password, PasswordTOTP or SessionKey)"
+            )));
+        }
+    };
+    if kind == Kind::User
+        && let Some((profile, _)) = state.db.profile(&caller.username, &caller.organization).await?
+        && profile.is_suspended
+    {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "this account is suspended: ask your administrator"));
     }
+    Ok(caller)
+}
+
+/// The answer to a password sign-in of an account with TOTP on, without `AuthType=PasswordTOTP`
+/// and a code (Comet's magic message).
+pub(crate) const TOTP_REQUIRED: &str = "ERR_TOTP_REQUIRED";
+
+fn rate_limited(wait: Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("too many failed logins: try again in {} s", wait.as_secs().max(1)),
+    )
 }
 
 async fn start_session(state: &AppState, caller: &Caller, kind: Kind) -> ApiResult {
@@ -254,6 +303,19 @@ async fn admin_method(state: &AppState, from: SocketAddr, method: &str, fields: 
     let caller = authenticate(state, fields, from, Kind::Admin).await?;
     let org = caller.organization.as_str();
     match method {
+        m if account::METHODS.contains(&m) => account::method(state, &caller, Kind::Admin, m, fields, from.ip()).await,
+        m if meta::METHODS.contains(&m) => meta::method(state, &caller, m, fields).await,
+        "disable-user-totp" => {
+            let name = target_user(fields)?;
+            if state.db.profile(name, org).await?.is_none() {
+                return Err(ApiError::not_found(format!("no user {name}")));
+            }
+            if !state.db.disable_totp(Kind::User.as_str(), name).await? {
+                return Err(ApiError::bad_request(format!("user {name} has no two-factor sign-in")));
+            }
+            tracing::info!("admin {} turned off two-factor sign-in of user {name}", caller.username);
+            ok_json(&ApiResponse::ok())
+        }
         "meta/version" => ok_json(&ServerMetaVersion {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             protocol_version: comet_protocol::PROTOCOL_VERSION,
@@ -384,8 +446,11 @@ async fn admin_method(state: &AppState, from: SocketAddr, method: &str, fields: 
             ok_json(&BucketRegistered { status: 200, message: "OK".into(), bucket_value: id, secret_key: key })
         }
         "storage/list-buckets" => {
-            let buckets: std::collections::BTreeMap<String, crate::db::BucketRecord> =
-                state.db.list_buckets(org).await?.into_iter().map(|b| (b.id.clone(), b)).collect();
+            let mut buckets = std::collections::BTreeMap::new();
+            for record in state.db.list_buckets(org).await? {
+                let usage = state.buckets.usage(&record.id).await;
+                buckets.insert(record.id.clone(), ListedBucket { record, usage });
+            }
             ok_json(&buckets)
         }
         "storage/delete-bucket" => {
@@ -423,6 +488,15 @@ async fn admin_method(state: &AppState, from: SocketAddr, method: &str, fields: 
         | "job/cancel" => jobs::admin_method(state, &caller, method, fields).await,
         _ => Err(ApiError::not_found(format!("no admin method {method:?}"))),
     }
+}
+
+/// A bucket as `AdminStorageListBuckets` answers it: its record, its size and object count.
+#[derive(Debug, Serialize)]
+struct ListedBucket {
+    #[serde(flatten)]
+    record: crate::db::BucketRecord,
+    #[serde(flatten)]
+    usage: crate::storage::Usage,
 }
 
 /// `AdminStorageRegisterBucket`: the new bucket and its key (shown once; only a hash is kept).
@@ -471,11 +545,69 @@ async fn user_method(state: &AppState, from: SocketAddr, method: &str, fields: &
         "get-jobs" | "get-job-properties" | "get-job-log" | "get-job-log-entries" | "job/cancel" => {
             jobs::user_method(state, &caller, method, fields).await
         }
+        m if account::METHODS.contains(&m) => account::method(state, &caller, Kind::User, m, fields, from.ip()).await,
+        "set-user-profile-hash" => set_own_profile(state, &caller, fields).await,
         // The user's own devices; retention passes are for administrators (as in Comet).
         m if dispatcher::METHODS.contains(&m) && m != "dispatcher/apply-retention-rules" => {
             let user = caller.username.clone();
             dispatcher::method(state, &caller, Some(&user), m, fields).await
         }
         _ => Err(ApiError::not_found(format!("no user method {method:?}"))),
+    }
+}
+
+/// `UserWebSetUserProfileHash`: a user edits their own profile (items, vaults, schedules,
+/// reports) by compare-and-swap, like a device does. What only the server and administrators
+/// may change is taken from the stored profile: devices, suspension, creation time; and of the
+/// vaults that exist, the append-only flag and everything a device recorded when it initialised
+/// the vault (location, wrapped secrets), which a browser could only damage.
+async fn set_own_profile(state: &AppState, caller: &Caller, fields: &Fields) -> ApiResult {
+    let mut profile =
+        UserProfile::from_json(field(fields, "ProfileData")?).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if profile.username != caller.username || profile.organization_id != caller.organization {
+        return Err(ApiError::bad_request("ProfileData.Username and ProfileData.OrganizationID cannot change"));
+    }
+    let (stored, _) = state
+        .db
+        .profile(&caller.username, &caller.organization)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such user"))?;
+    profile.devices = stored.devices;
+    profile.is_suspended = stored.is_suspended;
+    profile.create_time = stored.create_time;
+    for (id, vault) in &mut profile.destinations {
+        match stored.destinations.get(id) {
+            Some(old) => {
+                vault.append_only = old.append_only;
+                if old.is_initialised() {
+                    vault.location.clone_from(&old.location);
+                    vault.server_url.clone_from(&old.server_url);
+                }
+                vault.wrapped_access_key.clone_from(&old.wrapped_access_key);
+                vault.wrapped_vault_secret.clone_from(&old.wrapped_vault_secret);
+            }
+            None if vault.is_initialised() || !vault.wrapped_access_key.is_empty() => {
+                return Err(ApiError::bad_request(
+                    "a new storage vault cannot carry secrets: a device records them when it first uses the vault",
+                ));
+            }
+            None => {}
+        }
+    }
+    match state.db.set_profile(&profile, &caller.organization, field(fields, "RequireHash")?).await? {
+        ProfileUpdate::Updated(_) => {
+            state.live.notify(
+                &caller.organization,
+                &caller.username,
+                None,
+                &comet_protocol::live::ServerMessage::ProfileChanged,
+            );
+            ok_json(&ApiResponse::ok())
+        }
+        ProfileUpdate::Conflict => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "the profile changed since it was read (RequireHash is stale): read it again and retry",
+        )),
+        ProfileUpdate::NoSuchUser => Err(ApiError::not_found("no such user")),
     }
 }

@@ -14,8 +14,11 @@ use comet_protocol::profile::{UserProfile, profile_hash};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+mod accounts;
 mod devices;
 mod jobs;
+
+pub use accounts::TotpState;
 
 pub use devices::{DeviceRecord, InstallTokenRecord, NewDevice, TokenUse};
 pub use jobs::{JobCancel, JobEnd, JobList, JobLogRow, JobOutcome, JobOwner, JobRecord, LogAppend, MissedRun, NewJob};
@@ -161,6 +164,8 @@ impl Db {
                 "DELETE FROM sessions WHERE kind = 'user' AND username = ?",
                 "DELETE FROM devices WHERE username = ?",
                 "DELETE FROM install_tokens WHERE username = ?",
+                "DELETE FROM totp WHERE kind = 'user' AND username = ?",
+                "DELETE FROM recovery_codes WHERE kind = 'user' AND username = ?",
             ] {
                 sqlx::query(statement).bind(username).execute(&mut *tx).await?;
             }
@@ -335,6 +340,18 @@ impl Db {
 
     /// Replaces a user's login hash (and ends their sessions); false if there is no such user.
     pub async fn set_login_hash(&self, username: &str, org: &str, login_hash: &str) -> DbResult<bool> {
+        self.set_login_hash_keeping(username, org, login_hash, "").await
+    }
+
+    /// [`Db::set_login_hash`], keeping the session whose key hash is `keep_session` (the user's
+    /// own, when they change their password from the web interface).
+    pub async fn set_login_hash_keeping(
+        &self,
+        username: &str,
+        org: &str,
+        login_hash: &str,
+        keep_session: &str,
+    ) -> DbResult<bool> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE users SET login_hash = ? WHERE username = ? AND organization_id = ?")
             .bind(login_hash)
@@ -342,8 +359,9 @@ impl Db {
             .bind(org)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE kind = 'user' AND username = ?")
+        sqlx::query("DELETE FROM sessions WHERE kind = 'user' AND username = ? AND key_hash <> ?")
             .bind(username)
+            .bind(keep_session)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -22,6 +22,8 @@ pub mod email;
 pub mod live;
 pub mod server;
 pub mod storage;
+pub mod totp;
 pub mod watch;
+pub mod web;
 
 pub use comet_protocol::PROTOCOL_VERSION;

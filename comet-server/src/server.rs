@@ -94,8 +94,13 @@ pub async fn run(options: RunOptions, config: ServerConfig) -> Result<(), Server
         started: now_secs(),
         live: crate::live::Live::default(),
         mailer: crate::email::Mailer::from_config(&config.smtp).map_err(ServerError::Smtp)?.map(Arc::new),
+        data_dir: options.data_dir.clone(),
     });
-    let mut app = router(state.clone());
+    let webroot = options.webroot_dir.clone().or_else(|| config.webroot_dir(&options.data_dir));
+    if let Some(dir) = &webroot {
+        tracing::info!("serving the web interface from {}", dir.display());
+    }
+    let mut app = router(state.clone()).merge(crate::web::router(webroot));
     if options.log_accesses || config.logging.log_accesses {
         app = app.layer(axum::middleware::from_fn(log_access));
     }

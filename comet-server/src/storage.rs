@@ -44,6 +44,16 @@ pub struct Buckets {
     open: Mutex<HashMap<String, Arc<dyn Vault>>>,
 }
 
+/// The contents of a bucket, as `AdminStorageListBuckets` shows them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Usage {
+    /// Bytes stored (`null` when the store could not be listed).
+    pub size: Option<u64>,
+    /// Objects stored.
+    pub objects: Option<u64>,
+}
+
 /// Whether `id` is a bucket id: 32 lower-case hex characters.
 pub fn is_bucket_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -95,7 +105,27 @@ impl Buckets {
         Ok(vault)
     }
 
-    /// Forgets an opened bucket (after it was deleted).
+    /// What a bucket holds: bytes and objects, counted by listing it (so the numbers are the
+    /// store's, not a counter that could drift). A store that fails to list gives `None`s.
+    pub async fn usage(&self, id: &str) -> Usage {
+        let Ok(vault) = self.vault(id) else { return Usage::default() };
+        let (mut size, mut objects) = (0u64, 0u64);
+        for kind in ObjectKind::ALL {
+            match vault.list(kind).await {
+                Ok(listed) => {
+                    objects += listed.len() as u64;
+                    size += listed.iter().map(|m| m.size).sum::<u64>();
+                }
+                Err(e) => {
+                    tracing::warn!("listing bucket {id}: {e}");
+                    return Usage::default();
+                }
+            }
+        }
+        Usage { size: Some(size), objects: Some(objects) }
+    }
+
+    /// Forgets an open bucket (it was deleted).
     pub fn forget(&self, id: &str) {
         self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
     }

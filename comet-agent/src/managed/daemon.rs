@@ -301,6 +301,11 @@ impl Daemon {
                     None => Err(format!("job {job_id} is not running on this device")),
                 }
             }
+            Command::BrowseSnapshot { destination_id, snapshot, path } => {
+                let (entries, truncated) =
+                    run::browse_snapshot(&self.env, &destination_id, &snapshot, &path).await.map_err(text)?;
+                Ok(CommandResult::Entries { entries, truncated })
+            }
             Command::ApplyRetention { destination_id } => {
                 let job_id = self.start_retention(&destination_id).await.map_err(text)?;
                 Ok(CommandResult::Started { job_id })

@@ -380,6 +380,34 @@ pub(crate) async fn list_snapshots(
     Ok(snapshots)
 }
 
+/// The entries of directory `path` inside a snapshot of a vault (the daemon's `BrowseSnapshot`),
+/// by name, at most [`comet_protocol::live::MAX_BROWSE_ENTRIES`] (then `true`). A `path` that
+/// names a file lists just that file.
+pub(crate) async fn browse_snapshot(
+    env: &JobEnv,
+    destination_id: &str,
+    snapshot: &str,
+    path: &str,
+) -> Result<(Vec<comet_protocol::live::FsEntry>, bool)> {
+    use comet_protocol::live::{FsEntry, MAX_BROWSE_ENTRIES};
+    let repo = open_repo(env, destination_id).await?;
+    let (_, snap) = repo.find_snapshot(snapshot).await?;
+    let repo = repo.load_index().await?;
+    let mut entries = repo.ls(&snap.tree, std::path::Path::new(path), false).await?;
+    let truncated = entries.len() > MAX_BROWSE_ENTRIES;
+    entries.truncate(MAX_BROWSE_ENTRIES);
+    let listed = entries
+        .into_iter()
+        .map(|e| FsEntry {
+            name: e.path.rsplit('/').next().unwrap_or_default().to_owned(),
+            is_dir: e.node.kind == comet_core::tree::NodeKind::Dir,
+            size: e.node.size,
+            modify_time: e.node.mtime_ns.div_euclid(1_000_000_000),
+        })
+        .collect();
+    Ok((listed, truncated))
+}
+
 /// Starts a retention pass (4003) of vault `destination_id` on the server.
 pub(crate) async fn prepare_retention(env: &JobEnv, destination_id: &str) -> Result<(Job, String)> {
     let (profile, _) = fetch_profile(&env.client).await?;

@@ -26,6 +26,7 @@ pub(super) const METHODS: &[&str] = &[
     "dispatcher/apply-retention-rules",
     "dispatcher/request-vault-snapshots",
     "dispatcher/request-filesystem-objects",
+    "dispatcher/request-stored-objects",
     "dispatcher/refetch-profile",
     "dispatcher/drop-connection",
 ];
@@ -167,8 +168,17 @@ pub(super) async fn method(
                 other => Err(unexpected(&other)),
             }
         }
-        "dispatcher/request-filesystem-objects" => {
-            let command = Command::Browse { path: fields.get("Path").cloned().unwrap_or_default() };
+        "dispatcher/request-filesystem-objects" | "dispatcher/request-stored-objects" => {
+            let path = fields.get("Path").cloned().unwrap_or_default();
+            let command = if method == "dispatcher/request-filesystem-objects" {
+                Command::Browse { path }
+            } else {
+                Command::BrowseSnapshot {
+                    destination_id: field(fields, "Destination")?.to_owned(),
+                    snapshot: field(fields, "Snapshot")?.to_owned(),
+                    path,
+                }
+            };
             match send(command, LIST_TIMEOUT).await.map_err(dispatch_error)? {
                 CommandResult::Entries { entries, truncated } => ok_json(&ObjectListing {
                     status: 200,
