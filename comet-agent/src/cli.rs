@@ -138,7 +138,8 @@ pub struct LoginArgs {
 #[derive(Debug, Subcommand)]
 pub enum LoginCommand {
     /// Log in with a user name and password: read as four lines (user name, password, server
-    /// URL, device name) from standard input when it is not a terminal, else asked for
+    /// URL, device name) from standard input when it is not a terminal, else asked for; an
+    /// account with two-factor sign-in also needs a code (a fifth line)
     Prompt,
     /// Show whether this device is logged in, and to what
     Status,

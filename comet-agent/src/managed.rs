@@ -56,7 +56,8 @@ async fn hello(client: &AgentClient) -> Result<()> {
     Ok(())
 }
 
-/// Four lines: user name, password, server URL, device name.
+/// Four lines: user name, password, server URL, device name (and a fifth, the two-factor code,
+/// when the server asks for it: [`read_second_factor`]).
 struct Prompted {
     username: String,
     password: Zeroizing<String>,
@@ -100,6 +101,27 @@ fn read_login_lines() -> Result<Prompted> {
     Ok(Prompted { username, password, server, device_name })
 }
 
+/// The second factor of an account with two-factor sign-in: asked on a terminal, else the
+/// fifth line of standard input.
+fn read_second_factor() -> Result<Zeroizing<String>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Code from your authenticator app (or a recovery code): ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = Zeroizing::new(String::new());
+    let read = stdin.lock().read_line(&mut line).map_err(|e| Error::Io { path: "standard input".into(), source: e })?;
+    let code = Zeroizing::new(line.trim().to_owned());
+    if read == 0 || code.is_empty() {
+        return Err(Error::Usage(
+            "this account has two-factor sign-in: give a code from its authenticator app (or a recovery code) as a \
+             fifth line"
+                .into(),
+        ));
+    }
+    Ok(code)
+}
+
 #[derive(Serialize)]
 struct LoginReport<'a> {
     state: &'a str,
@@ -123,7 +145,19 @@ pub(crate) async fn login(_context: &Context, args: &LoginArgs, printer: &mut Pr
                     .expect("key derivation does not panic")
             };
             let proof = Proof::Password { username: p.username.clone(), login_secret: secrets.login_secret.clone() };
-            register(&home, &p.server, proof, secrets.wrapping_key, name, printer).await
+            match register(&home, &p.server, proof, secrets.wrapping_key, name.clone(), printer).await {
+                Err(Error::Client(e)) if e.code() == Some(ErrorCode::TotpRequired) => {
+                    // The account has two-factor sign-in: one more line, or a question.
+                    let totp = read_second_factor()?;
+                    let proof = Proof::PasswordTotp {
+                        username: p.username.clone(),
+                        login_secret: secrets.login_secret.clone(),
+                        totp: totp.to_string(),
+                    };
+                    register(&home, &p.server, proof, secrets.wrapping_key, name, printer).await
+                }
+                other => other,
+            }
         }
         Some(LoginCommand::Status) => status(&home, printer).await,
         Some(LoginCommand::Disconnect) => disconnect(&home, printer).await,

@@ -16,4 +16,6 @@ mod cli {
     mod restore;
     mod server;
     mod stats;
+    mod web;
+    mod webdriver;
 }

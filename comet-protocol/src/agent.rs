@@ -64,6 +64,9 @@ pub enum ErrorCode {
     Forbidden,
     /// 12: a field is invalid.
     Invalid,
+    /// 13: the account has two-factor sign-in: log in again with a code
+    /// ([`Credentials::PasswordTotp`]).
+    TotpRequired,
     /// A code this version does not know.
     Unknown(u16),
 }
@@ -83,6 +86,7 @@ impl From<ErrorCode> for u16 {
             ErrorCode::Internal => 10,
             ErrorCode::Forbidden => 11,
             ErrorCode::Invalid => 12,
+            ErrorCode::TotpRequired => 13,
             ErrorCode::Unknown(n) => n,
         }
     }
@@ -103,6 +107,7 @@ impl From<u16> for ErrorCode {
             10 => Self::Internal,
             11 => Self::Forbidden,
             12 => Self::Invalid,
+            13 => Self::TotpRequired,
             n => Self::Unknown(n),
         }
     }
@@ -114,7 +119,7 @@ impl ErrorCode {
         match self {
             Self::BadFrame | Self::IncompatibleVersion | Self::Invalid | Self::Unknown(_) => 400,
             Self::TooLarge => 413,
-            Self::Unauthorized => 401,
+            Self::Unauthorized | Self::TotpRequired => 401,
             Self::RateLimited => 429,
             Self::NotFound => 404,
             Self::Conflict => 409,
@@ -187,12 +192,24 @@ pub enum Credentials {
         /// The token's server part ([`crate::account::InstallToken::server_part`]).
         token: String,
     },
+    /// [`Credentials::Password`] with a second factor, for an account with two-factor sign-in:
+    /// a code of its authenticator app, or one of its recovery codes. (Last, so that the
+    /// variants before it keep their encoding.)
+    PasswordTotp {
+        /// User name.
+        username: String,
+        /// Login secret (hex).
+        login_secret: String,
+        /// The code.
+        totp: String,
+    },
 }
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Password { username, .. } => write!(f, "Password({username}, <redacted>)"),
+            Self::PasswordTotp { username, .. } => write!(f, "PasswordTotp({username}, <redacted>)"),
             Self::InstallToken { .. } => f.write_str("InstallToken(<redacted>)"),
         }
     }
@@ -592,11 +609,12 @@ mod tests {
             ErrorCode::Internal,
             ErrorCode::Forbidden,
             ErrorCode::Invalid,
+            ErrorCode::TotpRequired,
         ]
         .into_iter()
         .map(u16::from)
         .collect();
-        assert_eq!(codes, (1..=12).collect::<Vec<u16>>());
+        assert_eq!(codes, (1..=13).collect::<Vec<u16>>());
         assert_eq!(ErrorCode::from(99), ErrorCode::Unknown(99));
         let e = AgentError::new(ErrorCode::Revoked, "revoked");
         let frame = crate::wire::encode(&e);

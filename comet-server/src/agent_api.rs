@@ -272,6 +272,50 @@ fn check_length(name: &str, text: &str, max: usize) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Checks a device's password login (rate-limited), and its second factor when the account has
+/// two-factor sign-in; the account's organization.
+async fn password_login(
+    state: &AppState,
+    from: IpAddr,
+    username: &str,
+    login_secret: &str,
+    totp: Option<&str>,
+) -> Result<String, Refusal> {
+    let wrong = || refuse(ErrorCode::Unauthorized, "wrong user name or password");
+    if username.len() > USERNAME_MAX_LENGTH {
+        return Err(wrong());
+    }
+    let org = match check_password(state, Kind::User, username, login_secret, from).await {
+        Ok(org) => org,
+        Err(LoginFailure::RateLimited(wait)) => {
+            return Err(refuse(
+                ErrorCode::RateLimited,
+                format!("too many failed logins: try again in {} s", wait.as_secs().max(1)),
+            ));
+        }
+        Err(LoginFailure::Denied) => return Err(wrong()),
+        Err(LoginFailure::Db(e)) => return Err(e.into()),
+    };
+    let factor = state.db.totp(Kind::User.as_str(), username).await?;
+    if factor.enabled() {
+        let Some(code) = totp else {
+            return Err(refuse(
+                ErrorCode::TotpRequired,
+                "this account has two-factor sign-in: give a code from its authenticator app (or a recovery code)",
+            ));
+        };
+        let ok = crate::api::second_factor_ok(state, Kind::User, username, &factor, code)
+            .await
+            .map_err(|_| refuse(ErrorCode::Internal, "checking the code failed"))?;
+        if !ok {
+            state.limiter.failed(username, from);
+            tracing::warn!("wrong second factor for device registration of {username:?} from {from}");
+            return Err(refuse(ErrorCode::Unauthorized, "wrong user name, password or code"));
+        }
+    }
+    Ok(org)
+}
+
 async fn register(state: &AppState, from: IpAddr, request: RegisterRequest) -> Result<Registered, Refusal> {
     let RegisterRequest { credentials, device_id, device } = request;
     if !is_device_id(&device_id) {
@@ -284,20 +328,12 @@ async fn register(state: &AppState, from: IpAddr, request: RegisterRequest) -> R
     let now = now_secs();
     let (username, org, install_token, how) = match credentials {
         Credentials::Password { username, login_secret } => {
-            if username.len() > USERNAME_MAX_LENGTH {
-                return Err(wrong());
-            }
-            match check_password(state, Kind::User, &username, &login_secret, from).await {
-                Ok(org) => (username, org, None, "the password"),
-                Err(LoginFailure::RateLimited(wait)) => {
-                    return Err(refuse(
-                        ErrorCode::RateLimited,
-                        format!("too many failed logins: try again in {} s", wait.as_secs().max(1)),
-                    ));
-                }
-                Err(LoginFailure::Denied) => return Err(wrong()),
-                Err(LoginFailure::Db(e)) => return Err(e.into()),
-            }
+            let org = password_login(state, from, &username, &login_secret, None).await?;
+            (username, org, None, "the password")
+        }
+        Credentials::PasswordTotp { username, login_secret, totp } => {
+            let org = password_login(state, from, &username, &login_secret, Some(&totp)).await?;
+            (username, org, None, "the password and a second factor")
         }
         Credentials::InstallToken { token } => {
             let hash = key_hash(&token.trim().to_ascii_lowercase());

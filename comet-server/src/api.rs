@@ -30,6 +30,8 @@ use crate::db::{Db, DbError, ProfileUpdate};
 
 mod account;
 mod devices;
+
+pub(crate) use account::second_factor_ok;
 mod dispatcher;
 mod jobs;
 mod meta;
@@ -144,7 +146,7 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Admin => "admin",
             Self::User => "user",

@@ -101,6 +101,19 @@ fn step() -> i64 {
     i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() / 30).unwrap()
 }
 
+/// Edits a user's profile as an administrator (compare-and-swap), which must succeed.
+fn admin_edit(server: &Server, user: &str, edit: impl FnOnce(&mut Value)) {
+    let (_, read) = server.admin("get-user-profile-and-hash", &[("TargetUser", user)]);
+    let mut profile = read["Profile"].clone();
+    edit(&mut profile);
+    let hash = read["ProfileHash"].as_str().unwrap();
+    let (status, body) = server.admin(
+        "set-user-profile-hash",
+        &[("TargetUser", user), ("ProfileData", &profile.to_string()), ("RequireHash", hash)],
+    );
+    assert_eq!(status, 200, "{body}");
+}
+
 fn user_sign_in(server: &Server, name: &str, secret: &str, totp: Option<&str>) -> (u16, Value) {
     let mut fields = vec![("Username", name), ("Password", secret)];
     if let Some(code) = totp {
@@ -186,18 +199,7 @@ fn a_suspended_user_cannot_sign_in_to_the_web_interface() {
     let server = Server::start(dir.path());
     let secrets = server.add_user("fay", "fay's long password");
     let session = server.user_session("fay", &secrets.login_secret);
-    let (_, read) = server.admin("get-user-profile-and-hash", &[("TargetUser", "fay")]);
-    let mut profile = read["Profile"].clone();
-    profile["IsSuspended"] = json!(true);
-    let (status, body) = server.admin(
-        "set-user-profile-hash",
-        &[
-            ("TargetUser", "fay"),
-            ("ProfileData", &profile.to_string()),
-            ("RequireHash", read["ProfileHash"].as_str().unwrap()),
-        ],
-    );
-    assert_eq!(status, 200, "{body}");
+    admin_edit(&server, "fay", |p| p["IsSuspended"] = json!(true));
     let (status, answer) = user_sign_in(&server, "fay", &secrets.login_secret, None);
     assert_eq!(status, 403);
     assert!(answer["Message"].as_str().unwrap().contains("suspended"), "{answer}");
@@ -238,19 +240,10 @@ fn a_user_edits_their_profile_but_not_what_devices_and_administrators_own() {
     let server = Server::start(dir.path());
     let secrets = server.add_user("hal", "hal's long password");
     // A vault a device initialised (its secrets recorded), as the admin API can set up.
-    let (_, read) = server.admin("get-user-profile-and-hash", &[("TargetUser", "hal")]);
-    let mut profile = read["Profile"].clone();
-    profile["Destinations"] = json!({"v1": {"Description": "Vault", "DestinationType": 1003, "AppendOnly": true,
-        "Location": "0123456789abcdef0123456789abcdef", "WrappedVaultSecret": "w1.secret", "WrappedAccessKey": "w1.key"}});
-    let (status, body) = server.admin(
-        "set-user-profile-hash",
-        &[
-            ("TargetUser", "hal"),
-            ("ProfileData", &profile.to_string()),
-            ("RequireHash", read["ProfileHash"].as_str().unwrap()),
-        ],
-    );
-    assert_eq!(status, 200, "{body}");
+    admin_edit(&server, "hal", |p| {
+        p["Destinations"] = json!({"v1": {"Description": "Vault", "DestinationType": 1003, "AppendOnly": true,
+            "Location": "0123456789abcdef0123456789abcdef", "WrappedVaultSecret": "w1.secret", "WrappedAccessKey": "w1.key"}});
+    });
 
     let session = server.user_session("hal", &secrets.login_secret);
     let (_, read) = server.user_web("hal", &session, "get-user-profile-and-hash", &[]);

@@ -12,8 +12,9 @@ use comet_protocol::client::AgentClient;
 use comet_storage::{ObjectKind, RemoteVault, Vault};
 use serde_json::{Value, json};
 
-use super::common::{read_tree, write, write_work_tree};
+use super::common::{Fixture, read_tree, write, write_work_tree};
 use super::server::{Device, LosingProxy, Server, block_on};
+use super::web::{step_now, totp_code};
 
 const PASSWORD: &str = "alice's long password";
 
@@ -509,4 +510,53 @@ fn a_job_with_warnings_ends_7001_without_naming_files() {
     assert_eq!(warnings.len(), 1, "{log:?}");
     assert!(warnings[0].starts_with("1 entries were not backed up"), "{warnings:?}");
     assert!(log.iter().all(|e| !e["Message"].as_str().unwrap().contains("CANARY")), "no path in the log: {log:?}");
+}
+
+#[test]
+fn an_account_with_two_factor_sign_in_registers_devices_only_with_a_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let url = server.url();
+    server.add_user("tess", PASSWORD);
+    let secret = AccountSecrets::derive("tess", PASSWORD.as_bytes()).login_secret.clone();
+    let (status, session) =
+        server.post("/api/v1/user/web/session/start", &[("Username", "tess"), ("Password", &secret)]);
+    assert_eq!(status, 200, "{session}");
+    let key = session["SessionKey"].as_str().unwrap().to_owned();
+    let user = |method: &str, fields: &[(&str, &str)]| {
+        let mut all = vec![("Username", "tess"), ("AuthType", "SessionKey"), ("SessionKey", key.as_str())];
+        all.extend_from_slice(fields);
+        server.post(&format!("/api/v1/user/web/{method}"), &all)
+    };
+    let (_, enrol) = user("account/regenerate-totp", &[]);
+    let totp = enrol["TOTPSecret"].as_str().unwrap().to_owned();
+    let step = step_now();
+    let (status, enabled) = user("account/validate-totp", &[("TOTPCode", &totp_code(&totp, step))]);
+    assert_eq!(status, 200, "{enabled}");
+    let recovery = enabled["RecoveryCodes"][0].as_str().unwrap().to_owned();
+
+    // The password alone no longer registers a device: the agent asks for a code.
+    let laptop = Device::new();
+    let run = laptop.login("tess", PASSWORD, &url, "laptop");
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("two-factor"), "{run}");
+    let with_code = |device: &Device, code: &str| {
+        Fixture::run_with_stdin(
+            device.command(&["login", "prompt"]),
+            &format!("tess\n{PASSWORD}\n{url}\nlaptop\n{code}\n"),
+        )
+    };
+    let wrong = format!("{:06}", (totp_code(&totp, step + 1).parse::<u32>().unwrap() + 1) % 1_000_000);
+    let run = with_code(&laptop, &wrong);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("wrong user name, password or code"), "{run}");
+    assert!(laptop.run(&["login", "status"]).code != 0, "not logged in");
+    // The next step's code (this step's was used to turn it on) registers the device.
+    let run = with_code(&laptop, &totp_code(&totp, step + 1));
+    assert_eq!(run.code, 0, "{run}");
+    assert!(laptop.ok(&["login", "status"]).contains("tess"));
+    // A recovery code registers another device, once.
+    let desktop = Device::new();
+    assert_eq!(with_code(&desktop, &recovery).code, 0);
+    assert_ne!(with_code(&Device::new(), &recovery).code, 0, "a recovery code works once");
 }

@@ -63,7 +63,7 @@ struct TotpEnabled {
 
 /// Whether `code` is a valid second factor of the account now: a TOTP code not used before, or
 /// one of its unused recovery codes (used up by this call).
-pub(super) async fn second_factor_ok(
+pub(crate) async fn second_factor_ok(
     state: &AppState,
     kind: Kind,
     username: &str,
