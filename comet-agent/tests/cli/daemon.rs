@@ -96,6 +96,34 @@ fn an_online_device_obeys_the_dispatcher_and_goes_offline_when_killed() {
     assert_eq!(snapshots[0]["Snapshot"], job["SnapshotID"]);
     assert_eq!(snapshots[0]["Source"], "docs");
 
+    // Inside the snapshot (the device opens the vault): the top, then the work folder.
+    let snapshot = snapshots[0]["Snapshot"].as_str().unwrap().to_owned();
+    let names_in = |path: &str| -> Vec<(String, String)> {
+        let listing = dispatch(
+            &server,
+            "request-stored-objects",
+            &target,
+            &[("Destination", "vault1"), ("Snapshot", &snapshot[..12]), ("Path", path)],
+        );
+        assert_eq!(listing["Truncated"], false, "{listing}");
+        listing["StoredObjects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| (o["Name"].as_str().unwrap().to_owned(), o["Type"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    let top = work.iter().nth(1).unwrap().to_str().unwrap().to_owned();
+    assert_eq!(names_in(""), [(top, "dir".to_owned())], "the snapshot starts at the root's first folder");
+    let inside = names_in(work.strip_prefix("/").unwrap().to_str().unwrap());
+    assert!(inside.contains(&("readme.txt".into(), "file".into())), "{inside:?}");
+    assert!(inside.contains(&("docs".into(), "dir".into())), "{inside:?}");
+    let (code, refused) = server.admin(
+        "dispatcher/request-stored-objects",
+        &[("TargetID", &target), ("Destination", "vault1"), ("Snapshot", "ffffffff"), ("Path", "")],
+    );
+    assert_eq!(code, 502, "an unknown snapshot is the device's refusal: {refused}");
+
     let target_dir = device.fixture.path("restored");
     let restore = job_id(&dispatch(
         &server,
