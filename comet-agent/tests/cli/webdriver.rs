@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::server::block_on;
 
 /// The key of an element reference in WebDriver answers.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52f-4a8ca8f7fbd8";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -143,7 +143,7 @@ impl Browser {
     /// The elements matching a CSS selector now.
     pub(crate) fn find_all(&self, css: &str) -> Vec<Element> {
         let found = self.call("POST", "/elements", Some(&json!({"using": "css selector", "value": css})));
-        found.as_array().unwrap().iter().map(|e| Element(e[ELEMENT_KEY].as_str().unwrap().to_owned())).collect()
+        found.as_array().unwrap().iter().map(|e| Element(e[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("not an element: {found}")).to_owned())).collect()
     }
 
     /// Waits (at most `secs`) until a displayed element matches `css`; that element.
