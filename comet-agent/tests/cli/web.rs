@@ -4,7 +4,8 @@
 //!
 //! Skipped when Chromium is not installed, unless `COMET_REQUIRE_BROWSER=1` (`.ci/run` installs
 //! it and sets that). The screenshots of the documentation (`docs/web.md`) are taken here, into
-//! `docs/screenshots/` (or `COMET_SCREENSHOTS`).
+//! `docs/screenshots/` (or `COMET_SCREENSHOTS`); with `COMET_SCREENSHOTS_ALL=1`, also of every
+//! other page and tab (`all-*.png`), to review the design.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -163,10 +164,26 @@ fn an_administrator_backs_up_and_restores_from_the_browser_and_a_user_sees_only_
     b.click_on("#tab-items");
     shoot(&b, "user", "user");
 
+    // Somebody else edits the profile meanwhile: the page's next edit is refused, with a clear
+    // message and a way to reload, and nothing of it is stored.
+    server.edit_profile("carol", |p| p["Emails"] = json!(["carol@example.com"]));
+    b.click_on("#tab-vaults");
+    b.click_on("#vault-new");
+    b.fill("#vault-name", "Second vault");
+    b.click_on("#dlg-vault button[type=\"submit\"]");
+    b.wait_until("the conflict to show", 30, || {
+        b.text_of("#page-error").contains("somebody else changed").then_some(())
+    });
+    assert!(!server.profile("carol").to_string().contains("Second vault"), "a stale edit is not stored");
+    b.click_on("#conflict-reload");
+    b.wait_page("user");
+    wait_text(&b, "carol@example.com", 30);
+
     // The device is online on the devices page; "run backup" runs a job that reaches Success.
     go(&b, "devices", "devices");
     let row = format!("tr[data-device=\"{device}\"]");
     b.wait_until("the device to show online", 60, || (b.text_of(&format!("{row} td.state")) == "Online").then_some(()));
+    shoot(&b, "devices", "devices");
     b.click_on(&format!("{row} button.run-backup"));
     b.choose("#run-item", &item);
     b.choose("#run-vault", &vault);
@@ -200,6 +217,7 @@ fn an_administrator_backs_up_and_restores_from_the_browser_and_a_user_sees_only_
     b.click_on(&format!("ul#restore-tree li[data-path=\"{path}/a.txt\"] input[type=\"checkbox\"]"));
     let target = laptop.fixture.path("restored-from-the-web");
     b.fill("#restore-target", target.to_str().unwrap());
+    shoot(&b, "restore", "devices");
     b.click_on("#restore-submit");
     b.wait_page("job");
     let restore_job = job_on_page(&b);
@@ -210,6 +228,25 @@ fn an_administrator_backs_up_and_restores_from_the_browser_and_a_user_sees_only_
     assert!(!restored.join("docs/b.md").exists(), "only the picked file is restored");
     assert!(!restored.join("readme.txt").exists(), "only the picked file is restored");
 
+    if std::env::var_os("COMET_SCREENSHOTS_ALL").is_some() {
+        for (route, page) in [
+            ("users", "users"),
+            ("jobs", "jobs"),
+            ("storage", "storage"),
+            ("settings", "settings"),
+            ("account", "account"),
+        ] {
+            go(&b, route, page);
+            shoot(&b, &format!("all-{route}"), page);
+        }
+        for tab in ["devices", "vaults", "schedules", "reports"] {
+            go(&b, "users", "users");
+            b.click_on("tr[data-user=\"carol\"] a");
+            b.wait_page("user");
+            b.click_on(&format!("#tab-{tab}"));
+            shoot(&b, &format!("all-tab-{tab}"), "user");
+        }
+    }
     // The dashboard, with the jobs of the day.
     go(&b, "dashboard", "dashboard");
     wait_text(&b, "laptop", 30);
@@ -232,6 +269,13 @@ fn an_administrator_backs_up_and_restores_from_the_browser_and_a_user_sees_only_
     let mut expected = vec![backup_job.clone(), restore_job.clone()];
     expected.sort();
     assert_eq!(jobs, expected, "carol sees her jobs only (not {dave_job})");
+    shoot(&b, "jobs", "jobs");
+    if std::env::var_os("COMET_SCREENSHOTS_ALL").is_some() {
+        for (route, page) in [("account", "account"), ("dashboard", "dashboard")] {
+            go(&b, route, page);
+            shoot(&b, &format!("all-user-{route}"), page);
+        }
+    }
     // An administrator's page is refused by the server, not only hidden.
     b.goto(&format!("{url}/#/users"));
     b.wait_page("denied");

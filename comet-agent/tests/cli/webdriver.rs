@@ -143,7 +143,12 @@ impl Browser {
     /// The elements matching a CSS selector now.
     pub(crate) fn find_all(&self, css: &str) -> Vec<Element> {
         let found = self.call("POST", "/elements", Some(&json!({"using": "css selector", "value": css})));
-        found.as_array().unwrap().iter().map(|e| Element(e[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("not an element: {found}")).to_owned())).collect()
+        found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| Element(e[ELEMENT_KEY].as_str().unwrap_or_else(|| panic!("not an element: {found}")).to_owned()))
+            .collect()
     }
 
     /// Waits (at most `secs`) until a displayed element matches `css`; that element.

@@ -94,14 +94,15 @@ function buildNav(route) {
   );
 }
 
+// On a phone the navigation is folded under the menu button (style.css hides it unless open).
 function foldNav(folded) {
-  nav.classList.toggle('folded', folded);
+  nav.classList.toggle('open', !folded);
   menu.setAttribute('aria-expanded', String(!folded));
 }
 
-menu.addEventListener('click', () => foldNav(!nav.classList.contains('folded')));
+menu.addEventListener('click', () => foldNav(nav.classList.contains('open')));
 nav.addEventListener('click', (event) => {
-  if (event.target.closest('a') && window.matchMedia('(max-width: 760px)').matches) foldNav(true);
+  if (event.target.closest('a')) foldNav(true);
 });
 document.getElementById('skip').addEventListener('click', (event) => {
   event.preventDefault();
@@ -131,7 +132,7 @@ async function render() {
   cleanups = [];
   closeDialogs();
   buildNav(route);
-  if (window.matchMedia('(max-width: 760px)').matches) foldNav(true);
+  foldNav(true);
 
   const found = ROUTES.map(([pattern, name, load]) => [pattern.exec(route), name, load]).find(([m]) => m);
   main.setAttribute('aria-busy', 'true');

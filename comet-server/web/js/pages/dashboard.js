@@ -97,7 +97,8 @@ export async function render(ctx) {
   const gridColumns = [
     ...(adminView ? [{ title: 'User' }] : []),
     { title: 'Device' },
-    ...days.map((d) => ({ title: fmtDay(d), class: 'day' })),
+    // A phone shows the last four days (style.css hides the older ones).
+    ...days.map((d, i) => ({ title: fmtDay(d), class: i < DAYS - 4 ? 'day old' : 'day' })),
   ];
   const legend = el(
     'div',

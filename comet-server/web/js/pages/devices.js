@@ -286,7 +286,7 @@ function restore(targetId, profile, device) {
       el(
         'span',
         { class: 'entry' },
-        el('label', {}, box, el('span', { text: `${isDir ? '📁' : '📄'} ${e.Name}` })),
+        el('label', {}, box, el('span', { class: isDir ? 'dir-name' : null, text: isDir ? `${e.Name}/` : e.Name })),
         isDir ? null : el('span', { class: 'muted', text: fmtBytes(e.Size) }),
       ),
     );
@@ -396,7 +396,7 @@ function browse(targetId, profile, device) {
           [{ title: 'Name' }, { title: 'Size', class: 'num' }, { title: 'Modified' }],
           entries.map((e) => ({
             cells: [
-              e.Type === 'dir' ? el('button', { type: 'button', class: 'small', text: `📁 ${e.Name}`, on: { click: () => show(join(e.Name)) } }) : `📄 ${e.Name}`,
+              e.Type === 'dir' ? el('button', { type: 'button', class: 'small', text: `${e.Name}/`, on: { click: () => show(join(e.Name)) } }) : e.Name,
               e.Type === 'dir' ? '' : fmtBytes(e.Size),
               fmtTime(e.ModifyTime),
             ],

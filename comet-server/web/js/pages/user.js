@@ -386,7 +386,7 @@ function vaultsTab(username, state, edit) {
           d.Description || id,
           vaultType(d.DestinationType),
           d.Location ? el('code', { text: d.Location }) : el('span', { class: 'muted', text: d.DestinationType === 1003 ? 'a bucket is made on first use' : '—' }),
-          d.AppendOnly ? 'Append-only' : '',
+          d.AppendOnly ? 'Append-only' : 'Read and write',
           d.WrappedVaultSecret ? 'In use' : el('span', { class: 'muted', text: 'Not used yet' }),
           bucket ? `${fmtBytes(bucket.Size)} · ${fmtCount(bucket.Objects)} objects` : '—',
           describeRetention(d.DefaultRetention),
