@@ -270,6 +270,13 @@ fn an_administrator_backs_up_and_restores_from_the_browser_and_a_user_sees_only_
     expected.sort();
     assert_eq!(jobs, expected, "carol sees her jobs only (not {dave_job})");
     shoot(&b, "jobs", "jobs");
+    // Her own protected items and vaults, on her profile page, without an administrator's actions.
+    go(&b, "profile", "user");
+    b.click_on("#tab-items");
+    wait_text(&b, "Documents", 30);
+    b.click_on("#tab-vaults");
+    wait_text(&b, "Server vault", 30);
+    assert!(b.find_all("#user-delete").is_empty(), "no administrator's actions for a user");
     if std::env::var_os("COMET_SCREENSHOTS_ALL").is_some() {
         for (route, page) in [("account", "account"), ("dashboard", "dashboard")] {
             go(&b, route, page);
@@ -352,4 +359,23 @@ fn an_administrator_enrols_totp_and_then_needs_a_code_to_sign_in() {
     let (status, answer) = server.admin("meta/version", &[]);
     assert_eq!((status, answer["Message"].as_str()), (403, Some("ERR_TOTP_REQUIRED")));
     sign_out(&b);
+
+    // A session the server no longer knows (expired, or revoked) sends the page back to the
+    // sign-in form, which says why.
+    b.fill("#signin-username", "admin");
+    b.fill("#signin-password", ADMIN_PASSWORD);
+    b.click_on("#signin-submit");
+    // This time with a recovery code (the codes of this and the next step are used).
+    b.fill("#signin-totp", &codes[0]);
+    b.click_on("#signin-submit");
+    b.wait_page("dashboard");
+    b.script(
+        "const s = JSON.parse(sessionStorage.getItem('comet.session')); s.sessionKey = '00'.repeat(32); \
+         sessionStorage.setItem('comet.session', JSON.stringify(s)); return null",
+        &[],
+    );
+    b.click_on("nav#nav a[href=\"#/users\"]");
+    b.wait_page("signin");
+    let note = b.text_of("#signin-note");
+    assert!(note.contains("expired"), "the sign-in page says why: {note:?}");
 }

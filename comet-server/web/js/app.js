@@ -16,6 +16,7 @@ const ADMIN_NAV = [
 ];
 const USER_NAV = [
   ['dashboard', 'Dashboard'],
+  ['profile', 'Backups'],
   ['devices', 'Devices'],
   ['jobs', 'Jobs'],
   ['account', 'Account'],
@@ -27,6 +28,7 @@ const ROUTES = [
   [/^dashboard$/, 'dashboard', () => import('./pages/dashboard.js')],
   [/^users$/, 'users', () => import('./pages/users.js')],
   [/^users\/([A-Za-z0-9_.@-]{1,255})$/, 'user', () => import('./pages/user.js')],
+  [/^profile$/, 'user', () => import('./pages/user.js')],
   [/^devices$/, 'devices', () => import('./pages/devices.js')],
   [/^jobs$/, 'jobs', () => import('./pages/jobs.js')],
   [/^jobs\/([0-9a-f]{32})$/, 'job', () => import('./pages/job.js')],

@@ -1,11 +1,12 @@
 // One user: devices, protected items, storage vaults, schedules and retention, e-mail reports;
-// suspend, reset the password, turn off two-factor sign-in, install tokens, delete.
+// suspend, reset the password, turn off two-factor sign-in, install tokens, delete. Users get
+// the same page for their own profile (#/profile), without the administrator's actions.
 //
 // Every edit is a compare-and-swap of the whole profile: it is sent with the hash it was read
 // with (RequireHash), and if somebody else changed the profile in between the server answers 409
 // and nothing is saved; the page says so and offers to reload.
 
-import { admin, saveProfile } from '../api.js';
+import { admin, isAdmin, session, user as userApi, saveProfile } from '../api.js';
 import { go } from '../app.js';
 import {
   VAULT_TYPES,
@@ -52,15 +53,25 @@ const TABS = [
 const lastTab = new Map();
 
 export async function render(ctx) {
-  const username = ctx.params[0];
-  const state = { profile: null, hash: '', live: {}, buckets: {} };
+  // #/profile: the signed-in user's own; #/users/<name>: an administrator's view of a user.
+  const self = ctx.params.length === 0;
+  if (self && isAdmin()) {
+    clear(ctx.view, el('h1', { text: 'No profile' }), el('p', {}, 'Administrators have no backup profile: see ', el('a', { href: '#/users', text: 'the users' }), '.'));
+    return;
+  }
+  const username = self ? session().username : ctx.params[0];
+  const state = { self, profile: null, hash: '', live: {}, buckets: {} };
 
   const load = async () => {
-    const [ph, live, buckets] = await Promise.all([
-      admin('get-user-profile-and-hash', { TargetUser: username }),
-      admin('dispatcher/list-active'),
-      admin('storage/list-buckets').catch(() => ({})),
-    ]);
+    const [ph, live, buckets] = await Promise.all(
+      self
+        ? [userApi('get-user-profile-and-hash'), userApi('dispatcher/list-active'), {}]
+        : [
+            admin('get-user-profile-and-hash', { TargetUser: username }),
+            admin('dispatcher/list-active'),
+            admin('storage/list-buckets').catch(() => ({})),
+          ],
+    );
     state.profile = ph.Profile;
     state.hash = ph.ProfileHash;
     state.live = live;
@@ -105,6 +116,14 @@ export async function render(ctx) {
 
   const drawHead = () => {
     const p = state.profile;
+    if (self) {
+      clear(
+        head,
+        el('h1', { text: 'Your backups' }),
+        el('p', { class: 'muted', text: 'What your devices back up, where to, and when. Changes reach online devices at once.' }),
+      );
+      return;
+    }
     clear(
       head,
       el(
@@ -212,7 +231,7 @@ export async function render(ctx) {
     clear(panel, views[tab](username, state, edit));
   };
   draw();
-  clear(ctx.view, el('p', {}, el('a', { href: '#/users', text: '← Users' })), head, tabList, panel);
+  clear(ctx.view, self ? null : el('p', {}, el('a', { href: '#/users', text: '← Users' })), head, tabList, panel);
 }
 
 function online(state, deviceId, username) {
@@ -234,7 +253,7 @@ function devicesTab(username, state, edit) {
         { class: 'state', node: online(state, id, username) ? el('span', { class: 'state-on', text: 'Online' }) : el('span', { class: 'state-off', text: 'Offline' }) },
         {
           class: 'actions-cell',
-          node: el('button', {
+          node: state.self ? null : el('button', {
             type: 'button',
             class: 'small danger revoke',
             text: 'Revoke',
@@ -472,7 +491,7 @@ function vaultDialog(state, edit, id) {
       field('Name', name),
       field('Type', type),
       el('div', { class: 'field' }, el('label', { for: 'vault-location', text: 'Location' }), location, locationHelp),
-      el('label', { class: 'inline', for: 'vault-append-only' }, appendOnly, 'Append-only (devices can add but not delete; retention passes get a short grant from the server)'),
+      state.self ? null : el('label', { class: 'inline', for: 'vault-append-only' }, appendOnly, 'Append-only (devices can add but not delete; retention passes get a short grant from the server)'),
       used ? el('p', { class: 'help', text: 'A device already uses this vault: its type, location and mode stay as they are.' }) : null,
       el(
         'fieldset',
