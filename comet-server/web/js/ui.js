@@ -335,6 +335,16 @@ export function confirmAction({ id = 'dlg-confirm', title, text, action, submitT
   return dialog({ id, title, body: [el('p', { text }), extra], submitText, danger, submit: action });
 }
 
+/** A small "Delete" button (or `label`) that asks first, with `title` and `text`, then runs `action`. */
+export function deleteButton({ title, text, action, label = 'Delete' }) {
+  return el('button', {
+    type: 'button',
+    class: 'small danger',
+    text: 'Delete',
+    on: { click: () => confirmAction({ title, text, submitText: label, danger: true, action }) },
+  });
+}
+
 /** Closes every open dialog (on navigation). */
 export function closeDialogs() {
   for (const d of document.querySelectorAll('dialog')) {

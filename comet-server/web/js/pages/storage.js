@@ -1,7 +1,7 @@
 // Storage: the buckets this server hosts, with owners and sizes; register and delete buckets.
 
 import { admin } from '../api.js';
-import { checkbox, clear, confirmAction, dialog, el, field, fmtBytes, fmtCount, select, table, timeEl, toast } from '../ui.js';
+import { checkbox, clear, deleteButton, dialog, el, field, fmtBytes, fmtCount, select, table, timeEl, toast } from '../ui.js';
 
 export async function render(ctx) {
   const [buckets, users] = await Promise.all([admin('storage/list-buckets'), admin('list-users')]);
@@ -19,23 +19,14 @@ export async function render(ctx) {
       b.Objects === null || b.Objects === undefined ? '—' : fmtCount(b.Objects),
       {
         class: 'actions-cell',
-        node: el('button', {
-          type: 'button',
-          class: 'small danger',
-          text: 'Delete',
-          on: {
-            click: () =>
-              confirmAction({
-                title: 'Delete this bucket',
-                text: 'Its key stops working at once; the objects stay in the store (remove them there if you mean to). Vaults in this bucket can no longer be used.',
-                submitText: 'Delete bucket',
-                danger: true,
-                action: async () => {
-                  await admin('storage/delete-bucket', { BucketID: id });
-                  toast('The bucket is deleted.');
-                  ctx.rerender();
-                },
-              }),
+        node: deleteButton({
+          title: 'Delete this bucket',
+          text: 'Its key stops working at once; the objects stay in the store (remove them there if you mean to). Vaults in this bucket can no longer be used.',
+          label: 'Delete bucket',
+          action: async () => {
+            await admin('storage/delete-bucket', { BucketID: id });
+            toast('The bucket is deleted.');
+            ctx.rerender();
           },
         }),
       },

@@ -13,7 +13,6 @@ import {
   WEEKDAYS,
   describeRetention,
   describeSchedule,
-  itemsOfDevice,
   nameOf,
   nameOfDevice,
   rulesOf,
@@ -21,10 +20,10 @@ import {
   withRules,
 } from '../data.js';
 import {
-  checkbox,
   clear,
   clock,
   confirmAction,
+  deleteButton,
   closeDialogs,
   dialog,
   el,
@@ -303,24 +302,14 @@ function itemsTab(username, state, edit) {
             class: 'actions-cell',
             node: [
               el('button', { type: 'button', class: 'small', text: 'Edit', on: { click: () => itemDialog(state, edit, id) } }),
-              el('button', {
-                type: 'button',
-                class: 'small danger',
-                text: 'Delete',
-                on: {
-                  click: () =>
-                    confirmAction({
-                      title: `Delete ${s.Description || id}`,
-                      text: 'The item and its schedules leave the profile. Its snapshots stay in the vaults until retention removes them.',
-                      submitText: 'Delete',
-                      danger: true,
-                      action: () =>
-                        edit((c) => {
-                          delete c.Sources[id];
-                          for (const [rid, r] of Object.entries(c.BackupRules ?? {})) if (r.Source === id) delete c.BackupRules[rid];
-                        }),
-                    }),
-                },
+              deleteButton({
+                title: `Delete ${s.Description || id}`,
+                text: 'The item and its schedules leave the profile. Its snapshots stay in the vaults until retention removes them.',
+                action: () =>
+                  edit((c) => {
+                    delete c.Sources[id];
+                    for (const [rid, r] of Object.entries(c.BackupRules ?? {})) if (r.Source === id) delete c.BackupRules[rid];
+                  }),
               }),
             ],
           },
@@ -369,7 +358,7 @@ function itemDialog(state, edit, id) {
       const regexes = lines(rexcludes.value);
       for (const r of regexes) {
         try {
-          new RegExp(r); // eslint-disable-line no-new
+          new RegExp(r);
         } catch (e) {
           throw new Error(`${r} is not a regular expression: ${e.message}`);
         }
@@ -413,24 +402,14 @@ function vaultsTab(username, state, edit) {
             class: 'actions-cell',
             node: [
               el('button', { type: 'button', class: 'small', text: 'Edit', on: { click: () => vaultDialog(state, edit, id) } }),
-              el('button', {
-                type: 'button',
-                class: 'small danger',
-                text: 'Delete',
-                on: {
-                  click: () =>
-                    confirmAction({
-                      title: `Delete ${d.Description || id}`,
-                      text: 'The vault leaves the profile with its schedules. Its data stays where it is (a bucket stays on the server) but devices lose the wrapped secret that opens it.',
-                      submitText: 'Delete',
-                      danger: true,
-                      action: () =>
-                        edit((c) => {
-                          delete c.Destinations[id];
-                          for (const [rid, r] of Object.entries(c.BackupRules ?? {})) if (r.Destination === id) delete c.BackupRules[rid];
-                        }),
-                    }),
-                },
+              deleteButton({
+                title: `Delete ${d.Description || id}`,
+                text: 'The vault leaves the profile with its schedules. Its data stays where it is (a bucket stays on the server) but devices lose the wrapped secret that opens it.',
+                action: () =>
+                  edit((c) => {
+                    delete c.Destinations[id];
+                    for (const [rid, r] of Object.entries(c.BackupRules ?? {})) if (r.Destination === id) delete c.BackupRules[rid];
+                  }),
               }),
             ],
           },
@@ -561,15 +540,7 @@ function schedulesTab(username, state, edit) {
           class: 'actions-cell',
           node: [
             el('button', { type: 'button', class: 'small', text: 'Edit', on: { click: () => ruleDialog(state, edit, id) } }),
-            el('button', {
-              type: 'button',
-              class: 'small danger',
-              text: 'Delete',
-              on: {
-                click: () =>
-                  confirmAction({ title: `Delete ${r.Description || id}`, text: 'The schedule stops; nothing else changes.', submitText: 'Delete', danger: true, action: () => edit((c) => delete c.BackupRules[id]) }),
-              },
-            }),
+            deleteButton({ title: `Delete ${r.Description || id}`, text: 'The schedule stops; nothing else changes.', action: () => edit((c) => delete c.BackupRules[id]) }),
           ],
         },
       ],
@@ -722,12 +693,7 @@ function reportsTab(username, state, edit) {
       (r.Recipients ?? []).length ? r.Recipients.join(', ') : el('span', { class: 'muted', text: 'the user’s addresses' }),
       {
         class: 'actions-cell',
-        node: el('button', {
-          type: 'button',
-          class: 'small danger',
-          text: 'Delete',
-          on: { click: () => confirmAction({ title: 'Delete this report rule', text: 'No more mails of this rule.', submitText: 'Delete', danger: true, action: () => edit((c) => c.EmailReports.splice(i, 1)) }) },
-        }),
+        node: deleteButton({ title: 'Delete this report rule', text: 'No more mails of this rule.', action: () => edit((c) => c.EmailReports.splice(i, 1)) }),
       },
     ],
   }));
