@@ -379,3 +379,158 @@ fn an_administrator_enrols_totp_and_then_needs_a_code_to_sign_in() {
     let note = b.text_of("#signin-note");
     assert!(note.contains("expired"), "the sign-in page says why: {note:?}");
 }
+
+#[test]
+fn an_administrator_edits_a_profile_the_settings_and_the_buckets() {
+    let _one = BROWSER_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(b) = Browser::start(1280, 800) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let url = server.url();
+    server.add_user("erin", "erin's long password");
+    // A device as the profile records it (no agent needed to edit the profile around it).
+    server
+        .edit_profile("erin", |p| p["Devices"] = json!({ "d1": { "FriendlyName": "box", "ClientVersion": "0.0.1" } }));
+
+    sign_in(&b, &url, "admin", "admin", ADMIN_PASSWORD);
+    b.wait_page("dashboard");
+    b.goto(&format!("{url}/#/users/erin"));
+    b.wait_page("user");
+
+    // A protected item with two paths and a regular-expression exclusion; a bad expression is
+    // refused in the dialog.
+    b.click_on("#tab-items");
+    b.click_on("#item-new");
+    b.fill("#item-name", "Home");
+    b.choose("#item-device", "d1");
+    b.fill("#item-includes", "/home/erin\n/etc");
+    b.fill("#item-rexcludes", "[unclosed");
+    b.click_on("#dlg-item button[type=\"submit\"]");
+    b.wait_until("the bad expression to be refused", 30, || {
+        b.text_of("#dlg-item .dlg-error").contains("not a regular expression").then_some(())
+    });
+    b.fill("#item-rexcludes", "\\.cache$");
+    b.click_on("#dlg-item button[type=\"submit\"]");
+    wait_text(&b, "/etc", 30);
+
+    // A local vault with retention rules.
+    b.click_on("#tab-vaults");
+    b.click_on("#vault-new");
+    b.fill("#vault-name", "Disk");
+    b.choose("#vault-type", "1002");
+    b.fill("#vault-location", "/mnt/backup");
+    b.fill("#vault-keep-newest", "5");
+    b.fill("#vault-keep-daily", "7");
+    b.click_on("#dlg-vault button[type=\"submit\"]");
+    wait_text(&b, "keep the newest 5; one a day for 7 days", 30);
+
+    // Three schedules; the server validates each with the agents' schedule function.
+    b.click_on("#tab-schedules");
+    for (frequency, fields) in [
+        ("Daily", vec![("#rule-times", "01:30, 13:00")]),
+        ("Periodic", vec![("#rule-every", "90"), ("#rule-offset", "15")]),
+        ("Hourly", vec![("#rule-minute", "20"), ("#rule-name", "Hourly home")]),
+    ] {
+        b.click_on("#rule-new");
+        b.choose("#rule-frequency", frequency);
+        for (css, text) in fields {
+            b.fill(css, text);
+        }
+        if frequency == "Daily" {
+            b.click_on("#rule-run-if-missed");
+        }
+        b.click_on("#dlg-rule button[type=\"submit\"]");
+        b.wait_until("the dialog to close", 30, || b.find_all("#dlg-rule").is_empty().then_some(()));
+    }
+    wait_text(&b, "daily at 01:30, 13:00", 30);
+    wait_text(&b, "every 90 min (offset 15 min)", 30);
+    wait_text(&b, "every hour at :20", 30);
+
+    // An e-mail rule with the default statuses.
+    b.click_on("#tab-reports");
+    b.click_on("#report-new");
+    b.click_on("#dlg-report button[type=\"submit\"]");
+    wait_text(&b, "Error, Missed, Abandoned", 30);
+
+    let profile = server.profile("erin");
+    let item = id_named(&profile, "Sources", "Home");
+    let props = &profile["Sources"][&item]["EngineProps"];
+    assert_eq!(
+        (&props["INCLUDE0"], &props["INCLUDE1"], &props["REXCLUDE0"]),
+        (&json!("/home/erin"), &json!("/etc"), &json!("\\.cache$"))
+    );
+    let vault = id_named(&profile, "Destinations", "Disk");
+    let disk = &profile["Destinations"][&vault];
+    assert_eq!((&disk["DestinationType"], &disk["Location"]), (&json!(1002), &json!("/mnt/backup")));
+    assert_eq!(disk["DefaultRetention"]["Mode"], json!(802));
+    let ranges: Vec<(u64, u64)> = disk["DefaultRetention"]["Ranges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["Type"].as_u64().unwrap(), r["Jobs"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(ranges, [(900, 5), (907, 7)]);
+    let rules = profile["BackupRules"].as_object().unwrap();
+    assert_eq!(rules.len(), 3, "{profile}");
+    let mut frequencies: Vec<Value> = rules.values().map(|r| r["Schedules"][0]["Frequency"].clone()).collect();
+    frequencies.sort_by_key(|f| f["Type"].as_str().unwrap().to_owned());
+    assert_eq!(
+        frequencies,
+        [
+            json!({"Type": "Daily", "Times": [5400, 46800]}),
+            json!({"Type": "Hourly", "SecondsPast": 1200}),
+            json!({"Type": "Periodic", "EverySecs": 5400, "OffsetSecs": 900}),
+        ]
+    );
+    assert!(rules.values().all(|r| r["Source"] == item.as_str() && r["Destination"] == vault.as_str()));
+    assert!(rules.values().any(|r| r["Description"] == "Hourly home"));
+    assert!(
+        rules.values().any(|r| r["RunIfMissed"] == json!(true) && r["Schedules"][0]["Frequency"]["Type"] == "Daily")
+    );
+    assert_eq!(
+        profile["EmailReports"],
+        json!([{"ReportType": 0, "Statuses": [7002, 7004, 7007], "SummaryHour": 0, "Recipients": []}])
+    );
+
+    // Suspend: the badge shows and the profile says so.
+    b.click_on("#user-suspend");
+    b.click_on("#dlg-confirm button[type=\"submit\"]");
+    b.wait_for("h1 .badge", 30);
+    assert_eq!(server.profile("erin")["IsSuspended"], json!(true));
+
+    // The dashboard lists the outdated agent.
+    go(&b, "dashboard", "dashboard");
+    wait_text(&b, "0.0.1", 30);
+
+    // Settings: a value out of range is refused with the reason; a good one is stored and the
+    // brand name shows in the header.
+    go(&b, "settings", "settings");
+    b.fill("#setting-stale-days", "999");
+    b.click_on("#settings-save");
+    b.wait_until("the refusal", 30, || b.text_of("#settings-form .error-text").contains("1 to 365").then_some(()));
+    b.fill("#setting-stale-days", "7");
+    b.fill("#setting-brand", "Acme Backup");
+    b.click_on("#settings-save");
+    b.wait_until("the brand name", 30, || (b.text_of("#brand-name") == "Acme Backup").then_some(()));
+    let settings = server.admin_ok("meta/settings/get", &[]);
+    assert_eq!((&settings["StaleDeviceDays"], &settings["BrandName"]), (&json!(7), &json!("Acme Backup")));
+    assert!(b.text_of("#server-log").contains("listening"), "today's server log is shown");
+
+    // Storage: register a bucket for erin (its key shown once), then delete it.
+    go(&b, "storage", "storage");
+    b.click_on("#bucket-new");
+    b.choose("#bucket-owner", "erin");
+    b.click_on("#dlg-bucket button[type=\"submit\"]");
+    let key = b.wait_for("#bucket-key", 30);
+    assert_eq!(b.text(&key).len(), 64, "a 256-bit key in hex");
+    b.click_on("#dlg-bucket button[type=\"button\"]");
+    b.wait_page("storage");
+    b.wait_for("tr[data-bucket]", 30);
+    let buckets = server.admin_ok("storage/list-buckets", &[]);
+    assert_eq!(buckets.as_object().unwrap().values().map(|v| v["Owner"].clone()).collect::<Vec<_>>(), [json!("erin")]);
+    b.click_on("tr[data-bucket] button");
+    b.click_on("#dlg-confirm button[type=\"submit\"]");
+    b.wait_until("the bucket to go", 30, || b.find_all("tr[data-bucket]").is_empty().then_some(()));
+    assert!(server.admin_ok("storage/list-buckets", &[]).as_object().unwrap().is_empty());
+    sign_out(&b);
+}
