@@ -26,9 +26,24 @@ fn screenshots() -> PathBuf {
         .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots"), PathBuf::from)
 }
 
+/// The controls of the page (and of an open dialog) that a screen reader could not name: no
+/// label, `aria-label` or text; images without `alt`.
+const UNNAMED_CONTROLS: &str = "
+    const unnamed = [];
+    for (const c of document.querySelectorAll('input:not([type=hidden]), select, textarea, button')) {
+        if (!c.getClientRects().length) continue;
+        const labels = c.labels ? [...c.labels].map((l) => l.textContent).join(' ') : '';
+        const name = c.getAttribute('aria-label') || labels || (c.tagName === 'BUTTON' ? c.textContent : '');
+        if (!name.trim()) unnamed.push(c.outerHTML.slice(0, 160));
+    }
+    for (const i of document.querySelectorAll('img')) if (!i.hasAttribute('alt')) unnamed.push(i.outerHTML.slice(0, 160));
+    return unnamed;";
+
 /// Screenshots of the current page at a laptop's and a phone's size, as `<name>-1280x800.png`
-/// and `<name>-390x844.png`; `page` is the view to wait for after each resize.
+/// and `<name>-390x844.png`; `page` is the view to wait for after each resize. Every control on
+/// show must have a name.
 fn shoot(b: &Browser, name: &str, page: &str) {
+    assert_eq!(b.script(UNNAMED_CONTROLS, &[]), json!([]), "controls without a name on {name}");
     for (w, h) in [(390, 844), (1280, 800)] {
         b.resize(w, h);
         b.wait_page(page);
