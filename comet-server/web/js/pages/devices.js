@@ -358,7 +358,7 @@ function restore(targetId, profile, device) {
       field('Snapshot', snapshot),
       status,
       tree,
-      field('Restore into (a folder on the device)', target, 'An absolute path. Files keep their full path under it; existing files are not overwritten.'),
+      field('Restore into (a folder on the device)', target, 'An absolute path. Files keep their full path under it; a file already there with the same path is replaced.'),
     ],
     submit: async () => {
       if (!vault.value || !snapshot.value) throw new Error('Choose a vault and a snapshot.');
