@@ -547,5 +547,31 @@ fn an_administrator_edits_a_profile_the_settings_and_the_buckets() {
     b.click_on("#dlg-confirm button[type=\"submit\"]");
     b.wait_until("the bucket to go", 30, || b.find_all("tr[data-bucket]").is_empty().then_some(()));
     assert!(server.admin_ok("storage/list-buckets", &[]).as_object().unwrap().is_empty());
+
+    // Delete the user: the dialog wants the name typed.
+    b.goto(&format!("{url}/#/users/erin"));
+    b.wait_page("user");
+    b.click_on("#user-delete");
+    b.fill("#delete-confirm-name", "eri");
+    b.click_on("#dlg-delete-user button[type=\"submit\"]");
+    b.wait_until("the refusal", 30, || b.text_of("#dlg-delete-user .dlg-error").contains("Type erin").then_some(()));
+    b.fill("#delete-confirm-name", "erin");
+    b.click_on("#dlg-delete-user button[type=\"submit\"]");
+    b.wait_page("users");
+    assert!(b.find_all("tr[data-user=\"erin\"]").is_empty(), "erin is gone from the list");
+    assert!(!server.admin_ok("list-users", &[]).as_array().unwrap().contains(&json!("erin")));
+
+    // The administrator's own password: changed on the account page, the new one signs in.
+    go(&b, "account", "account");
+    b.fill("#password-old", ADMIN_PASSWORD);
+    b.fill("#password-new", "a new admin password");
+    b.fill("#password-again", "a new admin password");
+    b.click_on("#password-submit");
+    b.wait_until("the change", 30, || {
+        b.text_of("#password-form [role=\"status\"]").contains("password changed").then_some(())
+    });
+    sign_out(&b);
+    sign_in(&b, &url, "admin", "admin", "a new admin password");
+    b.wait_page("dashboard");
     sign_out(&b);
 }
