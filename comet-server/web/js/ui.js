@@ -225,9 +225,9 @@ export function lines(text) {
 
 /**
  * A table: `columns` = [{title, class?}], `rows` = [{cells: [node|string], dataset?, class?}].
- * An empty list shows `empty`.
+ * An empty list shows `empty`. With `stack`, a phone shows each row as a card of labelled lines.
  */
-export function table(columns, rows, { empty = 'Nothing here yet.', id, caption } = {}) {
+export function table(columns, rows, { empty = 'Nothing here yet.', id, caption, stack = false } = {}) {
   if (!rows.length) return el('div', { class: 'table-wrap' }, el('p', { class: 'empty', text: empty }));
   const head = el('tr', {}, columns.map((c) => el('th', { scope: 'col', class: c.class, text: c.title })));
   const body = el(
@@ -238,7 +238,8 @@ export function table(columns, rows, { empty = 'Nothing here yet.', id, caption 
         'tr',
         { dataset: r.dataset, class: r.class },
         r.cells.map((cell, i) => {
-          const props = { class: columns[i]?.class };
+          // data-label: the column's title, shown beside the cell when a phone stacks the row.
+          const props = { class: columns[i]?.class, 'data-label': columns[i]?.title || null };
           if (cell && typeof cell === 'object' && !(cell instanceof Node) && 'node' in cell) {
             return el('td', { ...props, class: [props.class, cell.class].filter(Boolean).join(' ') }, cell.node);
           }
@@ -250,7 +251,7 @@ export function table(columns, rows, { empty = 'Nothing here yet.', id, caption 
   return el(
     'div',
     { class: 'table-wrap' },
-    el('table', { id }, caption ? el('caption', { class: 'sr-only', text: caption }) : null, el('thead', {}, head), body),
+    el('table', { id, class: stack ? 'stack' : null }, caption ? el('caption', { class: 'sr-only', text: caption }) : null, el('thead', {}, head), body),
   );
 }
 

@@ -135,7 +135,7 @@ export async function render(ctx) {
       { title: 'Running jobs' },
       { title: 'Commands' },
     ];
-    clear(list, table(columns, rows, { empty: 'No devices yet: a device joins with comet-agent login, and comes online with comet-agent run.', caption: 'Devices' }));
+    clear(list, table(columns, rows, { empty: 'No devices yet: a device joins with comet-agent login, and comes online with comet-agent run.', caption: 'Devices', stack: true }));
     updateButtons();
   };
 
