@@ -158,7 +158,7 @@ export function saveProfile(username, profile, hash) {
 /** Profiles the session can see: every user's for administrators, the own for users. */
 export async function visibleProfiles() {
   if (isAdmin()) return admin('list-users-full');
-  const { Profile } = await user('get-user-profile-and-hash');
+  const { Profile } = await profileAndHash();
   return { [session().username]: Profile };
 }
 

@@ -6,6 +6,8 @@
 // Argon2id and BLAKE3 come from hash-wasm (MIT, vendored under /vendor/hash-wasm), loaded only
 // when a user signs in or changes a password.
 
+import { hex } from './ui.js';
+
 const SCRIPTS = ['/vendor/hash-wasm/argon2.umd.min.js', '/vendor/hash-wasm/blake3.umd.min.js'];
 
 let loading = null;
@@ -41,10 +43,6 @@ function fromHex(hex) {
   return bytes;
 }
 
-function toHex(bytes) {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
 /** The login secret (64 hex characters) of `username` with `password`. */
 export async function deriveLoginSecret(username, password) {
   const hw = await hashWasm();
@@ -64,7 +62,7 @@ export async function deriveLoginSecret(username, password) {
     hashLength: 64,
     outputType: 'binary',
   });
-  const secret = toHex(out.slice(0, 32));
+  const secret = hex(out.slice(0, 32));
   out.fill(0);
   return secret;
 }

@@ -1,21 +1,29 @@
 // Views over the API's answers that several pages share.
 
+import { clock } from './ui.js';
+
+/** One key for a device of a user (device ids are per account). */
+export function deviceKey(username, id) {
+  return `${username}\n${id}`;
+}
+
 /**
  * Every device of `profiles` ({user: profile}) with its live connections (from
- * dispatcher/list-active): [{username, id, config, connections: [{id, ...conn}]}], sorted by
+ * dispatcher/list-active): [{key, username, id, config, connections: [{id, ...conn}]}], sorted by
  * user then name. A connection of a device missing from the profiles is listed too.
  */
 export function devicesOf(profiles, live) {
   const byDevice = new Map();
   for (const [username, profile] of Object.entries(profiles)) {
     for (const [id, config] of Object.entries(profile.Devices ?? {})) {
-      byDevice.set(`${username}\n${id}`, { username, id, config, connections: [] });
+      const key = deviceKey(username, id);
+      byDevice.set(key, { key, username, id, config, connections: [] });
     }
   }
   for (const [connId, conn] of Object.entries(live ?? {})) {
-    const key = `${conn.Username}\n${conn.DeviceID}`;
+    const key = deviceKey(conn.Username, conn.DeviceID);
     if (!byDevice.has(key)) {
-      byDevice.set(key, { username: conn.Username, id: conn.DeviceID, config: { FriendlyName: conn.DeviceID }, connections: [] });
+      byDevice.set(key, { key, username: conn.Username, id: conn.DeviceID, config: { FriendlyName: conn.DeviceID }, connections: [] });
     }
     byDevice.get(key).connections.push({ id: connId, ...conn });
   }
@@ -76,12 +84,6 @@ export function withRules(props, { includes, excludes, rexcludes }) {
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 export const WEEKDAYS = DAYS;
 
-function hhmm(secs) {
-  const h = Math.floor(secs / 3600);
-  const m = Math.floor((secs % 3600) / 60);
-  return `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`;
-}
-
 function every(secs) {
   if (secs % 86400 === 0) return `${secs / 86400} d`;
   if (secs % 3600 === 0) return `${secs / 3600} h`;
@@ -100,13 +102,13 @@ export function describeSchedule(schedule) {
       text = `every hour at :${String(Math.floor((f.SecondsPast ?? 0) / 60)).padStart(2, '0')}`;
       break;
     case 'Daily':
-      text = `daily at ${(f.Times ?? []).map(hhmm).join(', ')}`;
+      text = `daily at ${(f.Times ?? []).map(clock).join(', ')}`;
       break;
     case 'Weekly':
-      text = `weekly on ${(f.Days ?? []).map((d) => DAYS[d]).join(', ')} at ${hhmm(f.SecondsPast ?? 0)}`;
+      text = `weekly on ${(f.Days ?? []).map((d) => DAYS[d]).join(', ')} at ${clock(f.SecondsPast ?? 0)}`;
       break;
     case 'Monthly':
-      text = `monthly on day ${f.Day} at ${hhmm(f.SecondsPast ?? 0)}`;
+      text = `monthly on day ${f.Day} at ${clock(f.SecondsPast ?? 0)}`;
       break;
     case 'Periodic':
       text = `every ${every(f.EverySecs)}${f.OffsetSecs ? ` (offset ${every(f.OffsetSecs)})` : ''}`;
@@ -114,7 +116,7 @@ export function describeSchedule(schedule) {
     default:
       text = 'unknown schedule';
   }
-  if (schedule.Window) text += `, only ${hhmm(schedule.Window.StartSecs)}–${hhmm(schedule.Window.EndSecs)}`;
+  if (schedule.Window) text += `, only ${clock(schedule.Window.StartSecs)}–${clock(schedule.Window.EndSecs)}`;
   if (schedule.RandomDelaySecs) text += `, up to ${every(schedule.RandomDelaySecs)} later at random`;
   return text;
 }
@@ -160,4 +162,10 @@ export function describeRetention(policy) {
     }
   });
   return `keep ${parts.join('; ')}`;
+}
+
+/** Orders directory entries ({Name, Type}) folders first, then by name. */
+export function dirsFirst(a, b) {
+  if (a.Type === b.Type) return a.Name.localeCompare(b.Name);
+  return a.Type === 'dir' ? -1 : 1;
 }

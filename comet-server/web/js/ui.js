@@ -208,10 +208,14 @@ export function compareVersions(a, b) {
   return 0;
 }
 
+/** Bytes as lowercase hexadecimal. */
+export function hex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 /** A new profile object id: 32 random hexadecimal characters. */
 export function newId() {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return hex(crypto.getRandomValues(new Uint8Array(16)));
 }
 
 export function lines(text) {

@@ -3,7 +3,7 @@
 // recent backup, items without a schedule, outdated agents).
 
 import { admin, isAdmin, jobsBetween, liveConnections, visibleProfiles } from '../api.js';
-import { deviceName, devicesOf, nameOf, unscheduledItems } from '../data.js';
+import { deviceKey, deviceName, devicesOf, nameOf, unscheduledItems } from '../data.js';
 import {
   clear,
   compareVersions,
@@ -68,7 +68,7 @@ export async function render(ctx) {
   const worst = new Map();
   const lastGood = new Map();
   for (const j of jobs) {
-    const key = `${j.Username}\n${j.DeviceID}`;
+    const key = deviceKey(j.Username, j.DeviceID);
     const day = dayStarts.findLastIndex((start) => j.StartTime >= start);
     if (day >= 0) {
       const cell = `${key}\n${day}`;
@@ -80,7 +80,7 @@ export async function render(ctx) {
     }
   }
   const gridRows = devices.map((d) => {
-    const key = `${d.username}\n${d.id}`;
+    const key = d.key;
     return {
       cells: [
         adminView ? el('a', { href: `#/users/${encodeURIComponent(d.username)}`, text: d.username }) : null,
@@ -114,7 +114,7 @@ export async function render(ctx) {
   );
 
   // What needs a look.
-  const stale = devices.filter((d) => (lastGood.get(`${d.username}\n${d.id}`) ?? 0) < now - staleDays * 86400);
+  const stale = devices.filter((d) => (lastGood.get(d.key) ?? 0) < now - staleDays * 86400);
   const unscheduled = Object.entries(profiles).flatMap(([username, p]) =>
     unscheduledItems(p).map(([id, item]) => ({ username, id, item, device: p.Devices?.[item.OwnerDevice]?.FriendlyName || item.OwnerDevice })),
   );
@@ -139,7 +139,7 @@ export async function render(ctx) {
           ...userCell(d.username),
           deviceName(d),
           d.connections.length ? el('span', { class: 'state-on', text: 'Online' }) : el('span', { class: 'state-off', text: 'Offline' }),
-          lastGood.get(`${d.username}\n${d.id}`) ? timeEl(lastGood.get(`${d.username}\n${d.id}`)) : el('span', { class: 'muted', text: 'none recently' }),
+          lastGood.has(d.key) ? timeEl(lastGood.get(d.key)) : el('span', { class: 'muted', text: 'none recently' }),
         ],
       })),
       { empty: 'Every device has a recent successful backup.' },

@@ -4,7 +4,7 @@
 
 import { cancelJob, dispatch, isAdmin, liveConnections, visibleProfiles } from '../api.js';
 import { go } from '../app.js';
-import { deviceName, devicesOf, itemsOfDevice } from '../data.js';
+import { deviceName, devicesOf, dirsFirst, itemsOfDevice } from '../data.js';
 import { clear, confirmAction, dialog, el, field, fillSelect, fmtBytes, fmtCount, fmtTime, select, table, timeEl, toast } from '../ui.js';
 
 const REFRESH_MS = 5000;
@@ -19,7 +19,7 @@ export async function render(ctx) {
 
   const actionButtons = (device) => {
     // The device as the latest refresh saw it (its connection id changes when it reconnects).
-    const now = () => rowsByKey.get(`${device.username}\n${device.id}`) ?? device;
+    const now = () => rowsByKey.get(device.key) ?? device;
     const button = (cls, text, handler) =>
       el('button', {
         type: 'button',
@@ -110,7 +110,6 @@ export async function render(ctx) {
     const devices = devicesOf(profiles, live);
     rowsByKey.clear();
     const rows = devices.map((d) => {
-      const key = `${d.username}\n${d.id}`;
       const row = {
         dataset: { device: d.id, owner: d.username },
         cells: [
@@ -123,7 +122,7 @@ export async function render(ctx) {
           { class: 'actions-cell', node: actionButtons(d) },
         ].filter((c) => c !== null),
       };
-      rowsByKey.set(key, d);
+      rowsByKey.set(d.key, d);
       return row;
     });
     const columns = [
@@ -158,7 +157,7 @@ export async function render(ctx) {
       profiles = p;
       live = l;
       const devices = devicesOf(profiles, live);
-      if (devices.map((d) => `${d.username}\n${d.id}`).join('|') !== before) {
+      if (devices.map((d) => d.key).join('|') !== before) {
         draw();
         return;
       }
@@ -166,7 +165,7 @@ export async function render(ctx) {
       devices.forEach((d, i) => {
         const tr = trs[i];
         if (!tr) return;
-        rowsByKey.set(`${d.username}\n${d.id}`, d);
+        rowsByKey.set(d.key, d);
         const swap = (selector, node) => {
           const td = tr.querySelector(selector);
           if (td && td.textContent !== node.textContent) clear(td, node);
@@ -327,7 +326,7 @@ function restore(targetId, profile, device) {
   const list = async (into, path) => {
     clear(into, el('li', { class: 'muted', text: 'Loading…' }));
     const answer = await dispatch('request-stored-objects', targetId, { Destination: vault.value, Snapshot: snapshot.value, Path: path });
-    const entries = (answer.StoredObjects ?? []).sort((a, b) => (a.Type === b.Type ? a.Name.localeCompare(b.Name) : a.Type === 'dir' ? -1 : 1));
+    const entries = (answer.StoredObjects ?? []).sort(dirsFirst);
     clear(
       into,
       entries.length ? entries.map((e) => entry(path, e)) : el('li', { class: 'muted', text: 'empty' }),
@@ -388,7 +387,7 @@ function browse(targetId, profile, device) {
       const answer = await dispatch('request-filesystem-objects', targetId, { Path: path });
       const parent = path === '/' ? null : path.replace(/\/[^/]*\/?$/, '') || '/';
       const join = (name) => (path.endsWith('/') ? `${path}${name}` : `${path}/${name}`);
-      const entries = (answer.StoredObjects ?? []).sort((a, b) => (a.Type === b.Type ? a.Name.localeCompare(b.Name) : a.Type === 'dir' ? -1 : 1));
+      const entries = (answer.StoredObjects ?? []).sort(dirsFirst);
       clear(
         listing,
         parent ? el('button', { type: 'button', class: 'small', text: '↑ Up', on: { click: () => show(parent) } }) : null,

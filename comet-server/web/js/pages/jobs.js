@@ -1,7 +1,7 @@
 // Jobs: filter by status, user, device and dates; CSV export of what the filters show.
 
 import { isAdmin, jobsBetween, session, visibleProfiles } from '../api.js';
-import { nameOf } from '../data.js';
+import { deviceKey, nameOf } from '../data.js';
 import {
   STATUS_CODES,
   clear,
@@ -64,7 +64,7 @@ export async function render(ctx) {
     const options = [];
     for (const [u, p] of Object.entries(profiles)) {
       if (user && user.value && u !== user.value) continue;
-      for (const [id, d] of Object.entries(p.Devices ?? {})) options.push([`${u}\n${id}`, adminView ? `${d.FriendlyName || id} (${u})` : d.FriendlyName || id]);
+      for (const [id, d] of Object.entries(p.Devices ?? {})) options.push([deviceKey(u, id), adminView ? `${d.FriendlyName || id} (${u})` : d.FriendlyName || id]);
     }
     options.sort((a, b) => a[1].localeCompare(b[1]));
     const keep = device.value || filters.device;
@@ -79,7 +79,7 @@ export async function render(ctx) {
       (j) =>
         (!status.value || String(j.Status) === status.value) &&
         (!user || !user.value || j.Username === user.value) &&
-        (!device.value || `${j.Username}\n${j.DeviceID}` === device.value),
+        (!device.value || deviceKey(j.Username, j.DeviceID) === device.value),
     );
     count.textContent = `${shown.length} job${shown.length === 1 ? '' : 's'}`;
     clear(

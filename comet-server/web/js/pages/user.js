@@ -233,6 +233,12 @@ export async function render(ctx) {
   clear(ctx.view, self ? null : el('p', {}, el('a', { href: '#/users', text: '← Users' })), head, tabList, panel);
 }
 
+/** Removes entry `id` of `section` from profile `c`, with the schedules whose `field` is it. */
+function removeWithSchedules(c, section, field, id) {
+  delete c[section][id];
+  for (const [rid, r] of Object.entries(c.BackupRules ?? {})) if (r[field] === id) delete c.BackupRules[rid];
+}
+
 function online(state, deviceId, username) {
   return Object.values(state.live).some((c) => c.Username === username && c.DeviceID === deviceId);
 }
@@ -305,11 +311,7 @@ function itemsTab(username, state, edit) {
               deleteButton({
                 title: `Delete ${s.Description || id}`,
                 text: 'The item and its schedules leave the profile. Its snapshots stay in the vaults until retention removes them.',
-                action: () =>
-                  edit((c) => {
-                    delete c.Sources[id];
-                    for (const [rid, r] of Object.entries(c.BackupRules ?? {})) if (r.Source === id) delete c.BackupRules[rid];
-                  }),
+                action: () => edit((c) => removeWithSchedules(c, 'Sources', 'Source', id)),
               }),
             ],
           },
@@ -405,11 +407,7 @@ function vaultsTab(username, state, edit) {
               deleteButton({
                 title: `Delete ${d.Description || id}`,
                 text: 'The vault leaves the profile with its schedules. Its data stays where it is (a bucket stays on the server) but devices lose the wrapped secret that opens it.',
-                action: () =>
-                  edit((c) => {
-                    delete c.Destinations[id];
-                    for (const [rid, r] of Object.entries(c.BackupRules ?? {})) if (r.Destination === id) delete c.BackupRules[rid];
-                  }),
+                action: () => edit((c) => removeWithSchedules(c, 'Destinations', 'Destination', id)),
               }),
             ],
           },
